@@ -1,0 +1,67 @@
+// The census: the one data model every renderer reads. Built once per sample.
+#pragma once
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace objspy {
+
+struct TypeStat {
+  std::uint64_t type_addr = 0;
+  std::string name;        // type(o).__name__, raw bytes from the target
+  std::string qualified;   // module + "." + name, or name
+  std::uint64_t count = 0; // in the lists gc.get_objects() returns
+  std::uint64_t frozen = 0;// in the permanent generation (gc.freeze())
+  bool truncated = false;
+};
+
+struct InterpreterStat {
+  std::int64_t id = 0;
+  std::uint64_t objects = 0;
+  std::array<std::uint64_t, 3> generations{};
+  std::uint64_t frozen = 0;
+};
+
+struct WalkStatus {
+  bool complete = true;
+  std::uint64_t objects_reached = 0;
+  std::uint64_t broken_links = 0;
+  bool retried = false;
+  std::vector<std::string> warnings;  // raw text: escape before printing
+};
+
+struct Census {
+  pid_t pid = 0;
+  std::string python_version;   // "3.11.7"
+  std::uint32_t python_hexversion = 0;
+  bool debug_build = false;
+  std::string python_binary;    // the file holding _PyRuntime, as the target sees it
+  std::string layout_source;
+  double timestamp = 0;         // Unix time, seconds
+  double duration_ms = 0;
+  std::uint64_t bytes_read = 0;
+  std::uint64_t read_calls = 0;
+
+  std::uint64_t total = 0;      // objects gc.get_objects() would return, all interpreters
+  std::uint64_t frozen = 0;
+  std::array<std::uint64_t, 3> generations{};
+  std::vector<InterpreterStat> interpreters;
+  std::vector<TypeStat> types;  // one entry per type object
+  WalkStatus walk;
+};
+
+enum class NameForm { short_name, qualified };
+
+struct NamedCount {
+  std::string name;
+  std::uint64_t count = 0;
+};
+
+// Counts summed by name (two type objects may share a name), sorted by count descending,
+// then name. `limit` 0 means all. Types with no object in the lists are left out.
+std::vector<NamedCount> most_common(const Census& c, NameForm form, std::size_t limit = 0);
+
+}  // namespace objspy

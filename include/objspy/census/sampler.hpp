@@ -1,0 +1,45 @@
+// Taking censuses: attach once (find Python, pick the layout), then sample as often as asked.
+#pragma once
+#include <sys/types.h>
+
+#include <memory>
+
+#include "objspy/census/census.hpp"
+#include "objspy/core/result.hpp"
+#include "objspy/process/maps.hpp"
+#include "objspy/process/reader.hpp"
+#include "objspy/python/locate.hpp"
+
+namespace objspy {
+
+struct SampleOptions {
+  std::size_t cache_budget = 16 * 1024 * 1024;
+  std::size_t cache_chunk = 64 * 1024;
+  int retries = 1;  // whole-census retries when the lists changed under the walk
+};
+
+// The census of a target whose layout is known. `mem` is what the walk reads (usually a
+// cache); `fresh` bypasses any cache (for flags that must be re-read). Test memory passes the
+// same reader twice. Err only when no census can be given at all.
+Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime);
+
+class Sampler {
+ public:
+  // Err: no_such_process, not_python, unsupported_version, permission_denied, corrupt_target.
+  static Result<std::unique_ptr<Sampler>> attach(pid_t pid, SampleOptions opts = {});
+  ~Sampler();
+  // One census; retries once if the lists changed under the walk. Err: target_exited, ...
+  Result<Census> sample();
+  const PythonTarget& target() const { return target_; }
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+  Sampler() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  PythonTarget target_;
+  SampleOptions opts_;
+  std::vector<std::string> notes_;
+};
+
+}  // namespace objspy

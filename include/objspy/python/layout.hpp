@@ -1,0 +1,90 @@
+// Typed field offsets for one CPython build. layout.cpp is the only place in objspy that
+// knows which CPython version has which layout; everything else reads these fields.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "objspy/core/result.hpp"
+#include "objspy/python/debug_offsets.hpp"
+#include "objspy/python/version.hpp"
+
+namespace objspy {
+
+enum class GcKind {
+  generational,  // 3.8-3.13, 3.14.5+, 3.15: generations[0..2]
+  incremental,   // 3.14.0-3.14.4: young, old[0], old[1]
+};
+
+struct GcLayout {
+  GcKind kind = GcKind::generational;
+  std::uint64_t size = 0;                    // sizeof(struct _gc_runtime_state)
+  std::array<std::uint64_t, 3> heads{};      // list sentinels, in gc.get_objects() order
+  std::uint64_t permanent = 0;               // permanent_generation (gc.freeze())
+  std::optional<std::uint64_t> generation0;  // a pointer CPython keeps to heads[0]
+  std::uint64_t collecting = 0;              // int, 1 while a collection runs
+  std::uint64_t list_stride = 24;            // sizeof(struct gc_generation)
+};
+
+struct StrLayout {
+  std::uint64_t length = 16;      // Py_ssize_t, code points
+  std::uint64_t state = 32;       // bit field word
+  std::uint64_t ascii_size = 0;   // sizeof(PyASCIIObject): compact ASCII data follows
+  std::uint64_t compact_size = 0; // sizeof(PyCompactUnicodeObject): compact data follows;
+                                  // also where PyUnicodeObject.data sits for non-compact strings
+};
+
+enum class DictKeysKind { v38, v311 };  // PyDictKeysObject: 3.8-3.10, 3.11+
+
+struct Layout {
+  PyVersion version;
+  std::string source;  // where the offsets came from, for --verbose
+
+  // _PyRuntimeState
+  std::uint64_t rt_interpreters_head = 0;
+  std::optional<std::uint64_t> rt_gc;  // 3.8: one GC state in the runtime
+  // PyInterpreterState
+  std::uint64_t interp_next = 0;
+  std::uint64_t interp_gc = 0;
+  std::uint64_t interp_sysdict = 0;
+  std::uint64_t interp_size_hint = 0;  // how far to scan when validating a table offset
+  GcLayout gc;
+  // Objects
+  std::uint64_t gc_head_size = 16;     // PyGC_Head, before the PyObject
+  std::uint64_t ob_type = 8;
+  std::uint64_t ob_size = 16;          // PyVarObject
+  std::uint64_t tp_name = 24;
+  std::uint64_t tp_flags = 168;
+  std::uint64_t tp_dict = 264;
+  std::uint64_t ht_name = 0;           // PyHeapTypeObject.ht_name
+  StrLayout str;
+  std::uint64_t dict_keys = 32;
+  std::uint64_t dict_values = 40;
+  DictKeysKind dict_keys_kind = DictKeysKind::v311;
+  bool long_has_lv_tag = false;        // 3.12+: digit count in lv_tag >> 3, not ob_size
+  std::uint64_t long_digits = 24;
+};
+
+// Type flag bits (same values 3.8-3.15).
+inline constexpr std::uint64_t kTpFlagsHeapType = 1ULL << 9;
+inline constexpr std::uint64_t kTpFlagsHaveGc = 1ULL << 14;
+inline constexpr std::uint64_t kTpFlagsTypeSubclass = 1ULL << 31;
+
+// The lowest and highest minor version objspy reads.
+inline constexpr int kMinMinor = 8;
+inline constexpr int kMaxMinor = 15;
+bool minor_supported(const PyVersion& v);
+
+// Whether _PyRuntime of this version starts with _Py_DebugOffsets.
+bool has_debug_offsets(const PyVersion& v);
+
+// The built-in table for a version (major.minor, and micro where a patch release changed the
+// layout). Err: unsupported_version.
+Result<Layout> builtin_layout(const PyVersion& v);
+
+// Overlay what the target publishes about itself (3.13+) on the built-in table, and check the
+// two agree where the table's knowledge (GC list heads) depends on them.
+Result<Layout> apply_debug_offsets(Layout base, const DebugOffsets& d);
+
+}  // namespace objspy

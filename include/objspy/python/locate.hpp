@@ -1,0 +1,33 @@
+// Finding the interpreter in a process: which mapped ELF file holds _PyRuntime, where it
+// is loaded, which CPython version it is, and the layout to read it with.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+
+#include "objspy/core/remote_addr.hpp"
+#include "objspy/process/maps.hpp"
+#include "objspy/process/reader.hpp"
+#include "objspy/python/layout.hpp"
+
+namespace objspy {
+
+struct PythonImage {
+  std::string path;          // as /proc/PID/maps names it
+  std::string opened_from;   // the path objspy opened (map_files, /proc/PID/root, ...)
+  RemoteAddr runtime;        // &_PyRuntime in the target
+  std::optional<RemoteAddr> py_version;  // &Py_Version (3.11+)
+  std::uint64_t load_bias = 0;
+};
+
+struct PythonTarget {
+  pid_t pid = 0;
+  PythonImage image;
+  Layout layout;
+};
+
+// Err: not_python, unsupported_version, corrupt_target, permission_denied, target_exited.
+Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader& mem);
+
+}  // namespace objspy

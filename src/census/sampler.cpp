@@ -1,0 +1,182 @@
+#include "objspy/census/sampler.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "objspy/process/cached_reader.hpp"
+#include "objspy/process/live_reader.hpp"
+#include "objspy/process/proc.hpp"
+#include "objspy/python/gc_state.hpp"
+#include "objspy/python/gc_walk.hpp"
+#include "objspy/python/type_names.hpp"
+
+namespace objspy {
+namespace {
+
+double now_unix() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// A collection in progress rewrites _gc_prev and moves objects between lists (some onto
+// lists on the collector's stack). Wait briefly for it to end; report it if it does not.
+Result<bool> wait_for_quiet_gc(MemoryReader& fresh, const GcState& s) {
+  for (int i = 0; i < 50; ++i) {
+    OBJSPY_ASSIGN(std::uint32_t collecting, fresh.u32(s.collecting));
+    if (collecting == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime) {
+  Census c;
+  c.python_version = layout.version.str();
+  c.python_hexversion = layout.version.hex();
+  c.debug_build = layout.version.debug_build;
+  c.layout_source = layout.source;
+  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime));
+
+  std::vector<RemoteAddr> heads;
+  for (const auto& s : interps.gc_states) {
+    heads.insert(heads.end(), s.heads.begin(), s.heads.end());
+    heads.push_back(s.permanent);
+  }
+  TypeValidator validator(mem, map, layout);
+  // Every GC object takes at least 32 bytes (PyGC_Head + PyObject), so the writable memory
+  // bounds how many there can be.
+  std::uint64_t max_steps = map ? map->writable_bytes() / 32 + 1024 : (1ULL << 32);
+  TypeCounter counts, frozen;
+  for (const auto& s : interps.gc_states) {
+    InterpreterStat is;
+    is.id = s.interpreter_id;
+    OBJSPY_ASSIGN(bool quiet, wait_for_quiet_gc(fresh, s));
+    if (!quiet) {
+      c.walk.complete = false;
+      c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", s.interpreter_id));
+    }
+    for (std::size_t gen = 0; gen < 4; ++gen) {
+      RemoteAddr head = gen < 3 ? s.heads[gen] : s.permanent;
+      std::vector<RemoteAddr> others;
+      for (RemoteAddr h : heads)
+        if (h != head) others.push_back(h);
+      WalkContext ctx{mem, map, layout, validator, std::move(others), max_steps};
+      std::uint64_t before = (gen < 3 ? counts : frozen).total();
+      OBJSPY_ASSIGN(ListResult r, walk_gc_list(ctx, head, gen < 3 ? counts : frozen));
+      std::uint64_t added = (gen < 3 ? counts : frozen).total() - before;
+      c.walk.objects_reached += r.objects;
+      c.walk.broken_links += r.broken_links;
+      if (!r.complete) {
+        c.walk.complete = false;
+        const char* which = gen < 3 ? "generation" : "permanent generation";
+        c.walk.warnings.push_back(gen < 3 ? fmt::format("interpreter {}, {} {}: {}", s.interpreter_id, which, gen, r.problem)
+                                          : fmt::format("interpreter {}, {}: {}", s.interpreter_id, which, r.problem));
+      }
+      if (gen < 3) {
+        is.generations[gen] = added;
+        is.objects += added;
+        c.generations[gen] += added;
+      } else {
+        is.frozen = added;
+      }
+    }
+    c.interpreters.push_back(is);
+  }
+  c.total = counts.total();
+  c.frozen = frozen.total();
+
+  ObjectReader objs(mem, layout);
+  TypeNamer namer(objs);
+  std::unordered_map<std::uint64_t, std::size_t> index;
+  auto stat_for = [&](std::uint64_t type) -> Result<TypeStat*> {
+    if (auto it = index.find(type); it != index.end()) return &c.types[it->second];
+    OBJSPY_ASSIGN(TypeName n, namer.name(RemoteAddr(type)));
+    TypeStat t;
+    t.type_addr = type;
+    t.name = std::move(n.name);
+    t.qualified = std::move(n.qualified);
+    t.truncated = n.truncated;
+    if (!n.readable) c.walk.warnings.push_back(fmt::format("the name of type {:#x} could not be read", type));
+    index.emplace(type, c.types.size());
+    c.types.push_back(std::move(t));
+    return &c.types.back();
+  };
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> live, cold;
+  counts.for_each([&](std::uint64_t t, std::uint64_t n) { live.emplace_back(t, n); });
+  frozen.for_each([&](std::uint64_t t, std::uint64_t n) { cold.emplace_back(t, n); });
+  for (auto [t, n] : live) { OBJSPY_ASSIGN(TypeStat* s, stat_for(t)); s->count += n; }
+  for (auto [t, n] : cold) { OBJSPY_ASSIGN(TypeStat* s, stat_for(t)); s->frozen += n; }
+  return c;
+}
+
+struct Sampler::Impl {
+  explicit Impl(pid_t pid) : live(pid) {}
+  LiveReader live;
+};
+
+Sampler::~Sampler() = default;
+
+Result<std::unique_ptr<Sampler>> Sampler::attach(pid_t pid, SampleOptions opts) {
+  OBJSPY_ASSIGN(ProcessInfo info, inspect_process(pid));
+  (void)info;
+  OBJSPY_ASSIGN(MemoryMap map, read_memory_map(pid));
+  std::unique_ptr<Sampler> s(new Sampler());
+  s->opts_ = opts;
+  s->impl_ = std::make_unique<Impl>(pid);
+  CachedReader cache(s->impl_->live, &map, opts.cache_budget, opts.cache_chunk);
+  OBJSPY_ASSIGN(s->target_, locate_python(pid, map, cache));
+  // 3.8-3.10 export no version number; the target's sys module has it. Every version: the
+  // presence of sys.gettotalrefcount tells a Py_DEBUG build.
+  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(cache, &map, s->target_.layout, s->target_.image.runtime));
+  s->notes_ = interps.notes;
+  auto facts = read_sys_facts(cache, s->target_.layout, interps.main);
+  if (facts.ok()) {
+    Layout& l = s->target_.layout;
+    if (facts->hexversion && !l.version.exact()) {
+      PyVersion v = PyVersion::from_hex(*facts->hexversion);
+      if (v.major == l.version.major && v.minor == l.version.minor) l.version = v;
+    }
+    l.version.debug_build = facts->debug_build;
+  } else if (facts.error().code == Errc::target_exited || facts.error().code == Errc::permission_denied) {
+    return facts.take_error();
+  }
+  return s;
+}
+
+Result<Census> Sampler::sample() {
+  const pid_t pid = target_.pid;
+  Result<Census> last = make_error(Errc::internal, "no census taken");
+  for (int attempt = 0; attempt <= opts_.retries; ++attempt) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto map = read_memory_map(pid);
+    if (!map.ok()) {
+      if (map.error().code == Errc::no_such_process) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
+      return map.take_error();
+    }
+    std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
+    CachedReader cache(impl_->live, &*map, opts_.cache_budget, opts_.cache_chunk);
+    last = take_census(cache, impl_->live, &*map, target_.layout, target_.image.runtime);
+    if (!last.ok()) {
+      // A census that fails on a bad read while the process is gone means it exited mid-walk.
+      if (!process_alive(pid)) return make_error(Errc::target_exited, fmt::format("process {} exited during the census", pid));
+      if (last.error().code != Errc::corrupt_target || attempt == opts_.retries) return last;
+      continue;
+    }
+    Census& c = *last;
+    c.pid = pid;
+    c.python_binary = target_.image.path;
+    c.timestamp = now_unix();
+    c.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    c.read_calls = impl_->live.syscalls() - calls0;
+    c.bytes_read = impl_->live.bytes_read() - bytes0;
+    c.walk.retried = attempt > 0;
+    if (c.walk.complete) return last;
+  }
+  return last;
+}
+
+}  // namespace objspy

@@ -1,0 +1,25 @@
+#include "objspy/core/result.hpp"
+
+namespace objspy {
+
+int exit_code(Errc e) { return static_cast<int>(e); }
+
+const char* errc_name(Errc e) {
+  switch (e) {
+    case Errc::internal: return "internal error";
+    case Errc::usage: return "usage error";
+    case Errc::no_such_process: return "no such process";
+    case Errc::not_python: return "not a Python process";
+    case Errc::unsupported_version: return "unsupported Python version";
+    case Errc::permission_denied: return "permission denied";
+    case Errc::target_exited: return "target exited";
+    case Errc::incomplete: return "census incomplete";
+    case Errc::launch_failed: return "launch failed";
+    case Errc::corrupt_target: return "target metadata invalid";
+    case Errc::bad_address: return "bad address";
+    case Errc::io: return "I/O error";
+  }
+  return "error";
+}
+
+}  // namespace objspy

@@ -1,0 +1,141 @@
+#include "objspy/elf/elf_file.hpp"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace objspy {
+namespace {
+
+// The only symbols objspy reads; indexing just these keeps opening a big libpython cheap.
+constexpr std::array<std::string_view, 4> kWanted = {"_PyRuntime", "Py_Version", "Py_GetVersion", "_Py_DebugOffsets"};
+
+bool wanted(std::string_view name) {
+  for (auto w : kWanted)
+    if (w == name) return true;
+  return false;
+}
+
+}  // namespace
+
+struct ElfFile::Impl {
+  int fd = -1;
+  Elf* elf = nullptr;
+  std::vector<GElf_Phdr> loads;
+  ~Impl() {
+    if (elf) elf_end(elf);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+ElfFile::ElfFile(ElfFile&&) noexcept = default;
+ElfFile& ElfFile::operator=(ElfFile&&) noexcept = default;
+ElfFile::~ElfFile() = default;
+
+Result<ElfFile> ElfFile::open(const std::string& path) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return make_error(Errc::internal, "libelf initialisation failed");
+  ElfFile f;
+  f.impl_ = std::make_unique<Impl>();
+  f.impl_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (f.impl_->fd < 0) {
+    int e = errno;
+    return make_error(e == EACCES || e == EPERM ? Errc::permission_denied : Errc::io,
+                      fmt::format("cannot open {}: {}", path, std::strerror(e)));
+  }
+  f.impl_->elf = elf_begin(f.impl_->fd, ELF_C_READ_MMAP, nullptr);
+  Elf* elf = f.impl_->elf;
+  GElf_Ehdr ehdr;
+  if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr))
+    return make_error(Errc::not_python, fmt::format("{} is not an ELF file", path));
+  if (ehdr.e_ident[EI_CLASS] != ELFCLASS64 || ehdr.e_machine != EM_X86_64)
+    return make_error(Errc::unsupported_version, fmt::format("{} is not an x86-64 ELF file (objspy reads 64-bit x86 targets)", path));
+  f.exec_ = ehdr.e_type == ET_EXEC;
+
+  std::size_t nph = 0;
+  elf_getphdrnum(elf, &nph);
+  bool have_first = false;
+  for (std::size_t i = 0; i < nph; ++i) {
+    GElf_Phdr ph;
+    if (!gelf_getphdr(elf, static_cast<int>(i), &ph)) continue;
+    if (ph.p_type == PT_LOAD) {
+      f.impl_->loads.push_back(ph);
+      if (!have_first && ph.p_offset < 4096) {
+        f.first_load_vaddr_ = ph.p_vaddr & ~std::uint64_t{4095};
+        have_first = true;
+      }
+    }
+  }
+
+  std::size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) return f;  // no section headers: only phdrs
+  for (Elf_Scn* scn = elf_nextscn(elf, nullptr); scn; scn = elf_nextscn(elf, scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh)) continue;
+    const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
+    if (name) f.sections_[name] = ElfSection{sh.sh_addr, sh.sh_size, sh.sh_offset, sh.sh_type != SHT_NOBITS};
+    if (sh.sh_type == SHT_NOTE && name && std::string_view(name) == ".note.gnu.build-id") {
+      Elf_Data* d = elf_getdata(scn, nullptr);
+      if (d && d->d_size > 16) {
+        const auto* p = static_cast<const unsigned char*>(d->d_buf);
+        for (std::size_t k = 16; k < d->d_size; ++k) f.build_id_ += fmt::format("{:02x}", p[k]);
+      }
+    }
+    if (sh.sh_type == SHT_DYNAMIC) {
+      Elf_Data* d = elf_getdata(scn, nullptr);
+      for (std::size_t k = 0; d && sh.sh_entsize && k < sh.sh_size / sh.sh_entsize; ++k) {
+        GElf_Dyn dyn;
+        if (!gelf_getdyn(d, static_cast<int>(k), &dyn)) break;
+        if (dyn.d_tag == DT_SONAME) {
+          const char* s = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+          if (s) f.soname_ = s;
+        }
+      }
+    }
+    if (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) continue;
+    Elf_Data* d = elf_getdata(scn, nullptr);
+    if (!d || sh.sh_entsize == 0) continue;
+    std::size_t count = sh.sh_size / sh.sh_entsize;
+    for (std::size_t k = 0; k < count; ++k) {
+      GElf_Sym sym;
+      if (!gelf_getsym(d, static_cast<int>(k), &sym)) break;
+      if (sym.st_shndx == SHN_UNDEF || sym.st_value == 0) continue;
+      const char* sname = elf_strptr(elf, sh.sh_link, sym.st_name);
+      if (!sname || !wanted(sname)) continue;
+      // .dynsym comes first in the file; keep its entry if both tables name the symbol.
+      f.symbols_.emplace(sname, ElfSymbol{sym.st_value, sym.st_size});
+    }
+  }
+  return f;
+}
+
+std::optional<ElfSymbol> ElfFile::symbol(std::string_view name) const {
+  auto it = symbols_.find(name);
+  if (it == symbols_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ElfSection> ElfFile::section(std::string_view name) const {
+  auto it = sections_.find(name);
+  if (it == sections_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::vector<std::byte>> ElfFile::read_vaddr(std::uint64_t vaddr, std::size_t len) const {
+  for (const auto& ph : impl_->loads) {
+    if (vaddr < ph.p_vaddr || vaddr + len > ph.p_vaddr + ph.p_filesz) continue;
+    std::vector<std::byte> out(len);
+    off_t off = static_cast<off_t>(ph.p_offset + (vaddr - ph.p_vaddr));
+    if (::pread(impl_->fd, out.data(), len, off) != static_cast<ssize_t>(len)) return std::nullopt;
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace objspy

@@ -1,0 +1,49 @@
+#include "objspy/core/escape.hpp"
+#include "objspy/output/render.hpp"
+
+namespace objspy {
+
+nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
+  using nlohmann::json;
+  json j;
+  j["objspy_version"] = OBJSPY_VERSION_STRING;
+  j["pid"] = c.pid;
+  j["timestamp"] = c.timestamp;
+  j["python"] = {{"version", c.python_version},
+                 {"hexversion", c.python_hexversion},
+                 {"debug_build", c.debug_build},
+                 {"binary", sanitize_utf8(c.python_binary)},
+                 {"layout_source", c.layout_source}};
+  j["name_form"] = o.names == NameForm::qualified ? "qualified" : "short";
+  j["total_objects"] = c.total;
+  j["generations"] = c.generations;
+  j["frozen"] = c.frozen;
+  json interps = json::array();
+  for (const auto& i : c.interpreters)
+    interps.push_back({{"id", i.id}, {"objects", i.objects}, {"generations", i.generations}, {"frozen", i.frozen}});
+  j["interpreters"] = interps;
+  auto rows = most_common(c, o.names, 0);
+  j["types_total"] = rows.size();
+  if (o.limit && rows.size() > o.limit) rows.resize(o.limit);
+  json types = json::array();
+  for (const auto& r : rows) types.push_back({{"name", sanitize_utf8(r.name)}, {"count", r.count}});
+  j["types"] = types;
+  json warnings = json::array();
+  for (const auto& w : c.walk.warnings) warnings.push_back(sanitize_utf8(w));
+  j["walk"] = {{"complete", c.walk.complete},
+               {"objects_reached", c.walk.objects_reached},
+               {"broken_links", c.walk.broken_links},
+               {"retried", c.walk.retried},
+               {"warnings", warnings}};
+  j["duration_ms"] = c.duration_ms;
+  j["bytes_read"] = c.bytes_read;
+  j["read_calls"] = c.read_calls;
+  return j;
+}
+
+std::string render_json(const Census& c, const RenderOptions& o, bool pretty) {
+  // ensure_ascii: non-ASCII names become \uXXXX, so no byte of a name reaches a terminal raw.
+  return census_to_json(c, o).dump(pretty ? 2 : -1, ' ', true) + "\n";
+}
+
+}  // namespace objspy

@@ -1,0 +1,37 @@
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "objspy/core/escape.hpp"
+#include "objspy/output/render.hpp"
+
+namespace objspy {
+
+std::string render_table(const Census& c, const RenderOptions& o) {
+  auto rows = most_common(c, o.names, o.limit);
+  std::vector<std::string> shown;
+  shown.reserve(rows.size());
+  std::size_t width = 0;
+  for (const auto& r : rows) {
+    shown.push_back(escape_for_terminal(r.name));
+    width = std::max(width, display_width(shown.back()));
+  }
+  std::string out;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out += shown[i];
+    out.append(width - display_width(shown[i]), ' ');
+    out += fmt::format(" {}\n", rows[i].count);
+  }
+  return out;
+}
+
+std::string render_summary(const Census& c) {
+  std::string s = fmt::format("pid {}: Python {}{}, {} objects in {} interpreter{} (generations {}/{}/{}), {} frozen; ", c.pid, c.python_version,
+                              c.debug_build ? " (debug build)" : "", c.total, c.interpreters.size(), c.interpreters.size() == 1 ? "" : "s",
+                              c.generations[0], c.generations[1], c.generations[2], c.frozen);
+  s += c.walk.complete ? "complete" : fmt::format("INCOMPLETE ({} broken links{})", c.walk.broken_links, c.walk.retried ? ", after a retry" : "");
+  s += fmt::format(", {:.1f} ms", c.duration_ms);
+  return s;
+}
+
+}  // namespace objspy

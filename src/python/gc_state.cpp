@@ -1,0 +1,142 @@
+#include "objspy/python/gc_state.hpp"
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "objspy/python/objects.hpp"
+
+namespace objspy {
+namespace {
+
+constexpr std::size_t kMaxInterpreters = 4096;
+
+bool plausible_link(const MemoryMap* map, std::uint64_t w) {
+  w &= ~std::uint64_t{3};
+  if (w == 0 || (w & 7)) return false;
+  return !map || map->readable(RemoteAddr(w), 16);
+}
+
+// A list sentinel: both links point to itself (empty) or to plausible nodes.
+Result<bool> sentinel_ok(MemoryReader& mem, const MemoryMap* map, RemoteAddr head) {
+  std::uint64_t links[2];
+  auto r = mem.read(head, std::as_writable_bytes(std::span(links)));
+  if (!r.ok()) {
+    if (r.error().code == Errc::bad_address) return false;
+    return r.take_error();
+  }
+  for (std::uint64_t w : links)
+    if ((w & ~std::uint64_t{3}) != head.value() && !plausible_link(map, w)) return false;
+  return true;
+}
+
+// Try the GC state at `base`: follow generation0 where the layout has it (it also finds the
+// Debian 3.13 generations at +20), then check every sentinel.
+Result<std::optional<GcState>> try_gc_state(MemoryReader& mem, const MemoryMap* map, const GcLayout& g, RemoteAddr base,
+                                            std::string* note) {
+  GcState s;
+  s.base = base;
+  if (g.generation0) {
+    auto gen0 = mem.u64(base + *g.generation0);
+    if (!gen0.ok()) {
+      if (gen0.error().code == Errc::bad_address) return std::optional<GcState>{};
+      return gen0.take_error();
+    }
+    std::uint64_t off = *gen0 - base.value();
+    // generation0 must point at the first list head inside this struct, before itself.
+    if (*gen0 < base.value() || off + 3 * g.list_stride > *g.generation0 || off + 8 < g.heads[0]) return std::optional<GcState>{};
+    if (off != g.heads[0] && note) *note = fmt::format("GC generations at +{} (table says +{}): found through generation0", off, g.heads[0]);
+    for (int i = 0; i < 3; ++i) s.heads[static_cast<std::size_t>(i)] = RemoteAddr(*gen0 + static_cast<std::uint64_t>(i) * g.list_stride);
+  } else {
+    for (std::size_t i = 0; i < 3; ++i) s.heads[i] = base + g.heads[i];
+  }
+  s.permanent = base + g.permanent;
+  s.collecting = base + g.collecting;
+  for (RemoteAddr h : {s.heads[0], s.heads[1], s.heads[2], s.permanent}) {
+    OBJSPY_ASSIGN(bool ok, sentinel_ok(mem, map, h));
+    if (!ok) return std::optional<GcState>{};
+  }
+  return std::optional<GcState>(s);
+}
+
+// When the table offset of the GC state fails validation (a build with other struct
+// padding, a patch release that moved fields), find it by its self-pointer: generation0
+// holds the address of the first head, a fixed distance before it.
+Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, const MemoryMap* map, const GcLayout& g, RemoteAddr container,
+                                                 std::uint64_t span, std::string* note) {
+  if (!g.generation0) return std::optional<GcState>{};
+  std::vector<std::uint64_t> words(span / 8);
+  if (!mem.read(container, std::as_writable_bytes(std::span(words))).ok()) return std::optional<GcState>{};
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::uint64_t here = container.value() + i * 8;
+    if (here < *g.generation0) continue;
+    std::uint64_t base = here - *g.generation0;
+    std::uint64_t w = words[i];
+    if (w < base || w >= here) continue;
+    OBJSPY_ASSIGN(auto s, try_gc_state(mem, map, g, RemoteAddr(base), nullptr));
+    if (s) {
+      if (note) *note = fmt::format("GC state found at interpreter+{:#x} by its generation0 pointer", base - container.value());
+      return s;
+    }
+  }
+  return std::optional<GcState>{};
+}
+
+}  // namespace
+
+Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime) {
+  Interpreters out;
+  OBJSPY_ASSIGN(RemoteAddr head, mem.ptr(runtime + l.rt_interpreters_head));
+  // interpreters.main follows interpreters.head in every version 3.8-3.15.
+  OBJSPY_ASSIGN(out.main, mem.ptr(runtime + l.rt_interpreters_head + 8));
+  if (head.null())
+    return make_error(Errc::not_python, "the Python runtime is not initialised (no interpreter yet, or already finalised)");
+  std::set<std::uint64_t> seen;
+  for (RemoteAddr it = head; !it.null(); ) {
+    if (!it.aligned(8) || (map && !map->readable(it, 8)) || !seen.insert(it.value()).second || seen.size() > kMaxInterpreters)
+      return make_error(Errc::corrupt_target, fmt::format("the interpreter list is broken at {:#x}", it.value()));
+    out.all.push_back(it);
+    OBJSPY_ASSIGN(it, mem.ptr(it + l.interp_next));
+  }
+  if (out.main.null()) out.main = out.all.back();  // the first one created is last in the list
+
+  std::set<std::uint64_t> gc_seen;
+  for (RemoteAddr interp : out.all) {
+    const bool in_runtime = l.rt_gc.has_value();
+    RemoteAddr container = in_runtime ? runtime : interp;
+    RemoteAddr base = container + (in_runtime ? *l.rt_gc : l.interp_gc);
+    if (gc_seen.count(base.value())) continue;  // 3.8: one GC state shared by all
+    std::string note;
+    OBJSPY_ASSIGN(auto state, try_gc_state(mem, map, l.gc, base, &note));
+    if (!state) {
+      std::uint64_t span = in_runtime ? 4096 : std::max<std::uint64_t>(l.interp_size_hint, 16384);
+      OBJSPY_ASSIGN(state, scan_for_gc_state(mem, map, l.gc, container, std::min<std::uint64_t>(span, 1 << 20), &note));
+    }
+    if (!state)
+      return make_error(Errc::corrupt_target,
+                        fmt::format("no valid GC state in interpreter {:#x} (Python {}: offsets do not match this build)", interp.value(),
+                                    l.version.str()));
+    if (!note.empty()) out.notes.push_back(note);
+    gc_seen.insert(state->base.value());
+    state->interpreter_id = interp == out.main ? 0 : static_cast<std::int64_t>(out.gc_states.size() + 1);
+    out.gc_states.push_back(*state);
+  }
+  return out;
+}
+
+Result<SysFacts> read_sys_facts(MemoryReader& mem, const Layout& l, RemoteAddr main_interp) {
+  SysFacts f;
+  ObjectReader objs(mem, l);
+  OBJSPY_ASSIGN(RemoteAddr sysdict, mem.ptr(main_interp + l.interp_sysdict));
+  if (sysdict.null()) return f;
+  OBJSPY_ASSIGN(auto hex, objs.dict_get(sysdict, "hexversion"));
+  if (hex) {
+    auto v = objs.small_int(*hex);
+    if (v.ok()) f.hexversion = *v;
+  }
+  OBJSPY_ASSIGN(auto total_refs, objs.dict_get(sysdict, "gettotalrefcount"));
+  f.debug_build = total_refs.has_value();
+  return f;
+}
+
+}  // namespace objspy

@@ -1,0 +1,117 @@
+#include "objspy/python/gc_walk.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace objspy {
+
+TypeCounter::TypeCounter() { slots_.resize(1024); }
+
+void TypeCounter::clear() {
+  std::fill(slots_.begin(), slots_.end(), Entry{});
+  used_ = 0;
+  total_ = 0;
+  last_ = nullptr;
+  last_type_ = 0;
+}
+
+void TypeCounter::grow() {
+  std::vector<Entry> old(slots_.size() * 2);
+  old.swap(slots_);
+  used_ = 0;
+  last_ = nullptr;
+  last_type_ = 0;
+  std::uint64_t keep_total = total_;
+  for (const auto& e : old)
+    if (e.type) add(e.type, e.count);
+  total_ = keep_total;
+}
+
+void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
+  total_ += n;
+  if (type == last_type_ && last_) { last_->count += n; return; }
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = static_cast<std::size_t>((type >> 4) * 0x9E3779B97F4A7C15ULL >> 20) & mask;
+  while (slots_[i].type && slots_[i].type != type) i = (i + 1) & mask;
+  if (!slots_[i].type) {
+    if ((used_ + 1) * 2 > slots_.size()) { total_ -= n; grow(); add(type, n); return; }
+    slots_[i].type = type;
+    ++used_;
+  }
+  slots_[i].count += n;
+  last_type_ = type;
+  last_ = &slots_[i];
+}
+
+Result<bool> TypeValidator::valid(RemoteAddr type) {
+  if (auto it = cache_.find(type.value()); it != cache_.end()) return it->second;
+  bool ok = false;
+  if (!type.null() && type.aligned(8) && (!map_ || map_->readable(type, l_.tp_flags + 8))) {
+    auto flags = mem_.u64(type + l_.tp_flags);
+    auto meta = mem_.ptr(type + l_.ob_type);
+    for (auto* r : {&flags}) if (!r->ok() && r->error().code != Errc::bad_address) return r->take_error();
+    if (!meta.ok() && meta.error().code != Errc::bad_address) return meta.take_error();
+    if (flags.ok() && meta.ok() && (*flags & kTpFlagsHaveGc) && !meta->null() && meta->aligned(8)) {
+      auto meta_flags = mem_.u64(*meta + l_.tp_flags);
+      if (!meta_flags.ok() && meta_flags.error().code != Errc::bad_address) return meta_flags.take_error();
+      ok = meta_flags.ok() && (*meta_flags & kTpFlagsTypeSubclass);
+    }
+  }
+  cache_.emplace(type.value(), ok);
+  return ok;
+}
+
+Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& counts) {
+  ListResult r;
+  constexpr std::uint64_t kMask = ~std::uint64_t{3};  // low bits are flags in both links
+  const std::uint64_t obj_off = ctx.layout.gc_head_size;
+  const std::uint64_t type_off = obj_off + ctx.layout.ob_type;
+  auto stop = [&](std::string why) {
+    r.complete = false;
+    r.problem = std::move(why);
+    return r;
+  };
+  auto soft = [](const Error& e) { return e.code == Errc::bad_address; };
+
+  OBJSPY_ASSIGN(std::uint64_t first, ctx.mem.u64(head));
+  std::uint64_t prev = head.value();
+  std::uint64_t g = first & kMask;
+  // Brent's cycle detection: a loop that does not pass through the sentinel means the walk
+  // was diverted into another list (or garbage).
+  std::uint64_t saved = g;
+  std::uint64_t power = 1, lambda = 0;
+  while (g != head.value()) {
+    if (r.objects >= ctx.max_steps) return stop(fmt::format("more than {} objects: list does not end", ctx.max_steps));
+    if (g == 0 || (g & 7)) return stop(fmt::format("bad link {:#x} after {} objects", g, r.objects));
+    if (std::find(ctx.known_heads.begin(), ctx.known_heads.end(), RemoteAddr(g)) != ctx.known_heads.end())
+      return stop(fmt::format("reached another list's head after {} objects (a collection moved objects)", r.objects));
+    if (ctx.map && !ctx.map->readable(RemoteAddr(g), type_off + 8))
+      return stop(fmt::format("link {:#x} leaves mapped memory after {} objects", g, r.objects));
+    // PyGC_Head {_gc_next, _gc_prev} then PyObject {ob_refcnt, ob_type}: one 32-byte read.
+    std::uint64_t node[4];
+    auto rd = ctx.mem.read(RemoteAddr(g), std::as_writable_bytes(std::span(node)));
+    if (!rd.ok()) {
+      if (soft(rd.error())) return stop(fmt::format("unreadable node {:#x} after {} objects", g, r.objects));
+      return rd.take_error();
+    }
+    static_assert(sizeof(node) == 32);
+    std::uint64_t type = type_off == 24 ? node[3] : 0;
+    if (type_off != 24) {
+      OBJSPY_ASSIGN(type, ctx.mem.u64(RemoteAddr(g + type_off)));
+    }
+    if ((node[1] & kMask) != prev) ++r.broken_links;
+    OBJSPY_ASSIGN(bool type_ok, ctx.types.valid(RemoteAddr(type)));
+    if (!type_ok) return stop(fmt::format("object {:#x} has no valid type after {} objects", g + obj_off, r.objects));
+    counts.add(type);
+    ++r.objects;
+    prev = g;
+    g = node[0] & kMask;
+    if (g == saved) return stop(fmt::format("list loops without reaching its head after {} objects", r.objects));
+    if (++lambda == power) { saved = g; power <<= 1; lambda = 0; }
+  }
+  if (r.broken_links) r.complete = false, r.problem = fmt::format("{} back links did not match (the list changed during the walk)", r.broken_links);
+  return r;
+}
+
+}  // namespace objspy

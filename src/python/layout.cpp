@@ -1,0 +1,178 @@
+// The layout tables. Offsets verified with gdb `ptype /o` against DWARF of: pyenv 3.8.18,
+// 3.9.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0 (shared libpython); Debian 3.11.2 and its Py_DEBUG
+// build python3.11d; Debian sid 3.13.18, 3.14.10, 3.15.2 and their Py_DEBUG builds.
+// tests/integration checks them at run time against every interpreter found on the machine.
+#include "objspy/python/layout.hpp"
+
+#include <fmt/format.h>
+
+namespace objspy {
+namespace {
+
+// struct _gc_runtime_state, classic generational layout (3.8-3.13): 240 bytes,
+// generations at 24/48/72, generation0 pointer at 96, permanent at 104, collecting at 200.
+// Debian's 3.13 packages lower the alignment of PyGC_Head (gh-127545 patch), which moves the
+// generations to 20/44/68; locate.cpp follows the generation0 pointer to find them.
+GcLayout classic_gc() {
+  GcLayout g;
+  g.kind = GcKind::generational;
+  g.size = 240;
+  g.heads = {24, 48, 72};
+  g.permanent = 104;
+  g.generation0 = 96;
+  g.collecting = 200;
+  return g;
+}
+
+}  // namespace
+
+bool minor_supported(const PyVersion& v) { return v.major == 3 && v.minor >= kMinMinor && v.minor <= kMaxMinor; }
+
+bool has_debug_offsets(const PyVersion& v) { return v.major == 3 && v.minor >= 13; }
+
+Result<Layout> builtin_layout(const PyVersion& v) {
+  if (!minor_supported(v))
+    return make_error(Errc::unsupported_version,
+                      fmt::format("Python {} is not supported: objspy reads CPython 3.{} to 3.{}", v.str(), kMinMinor, kMaxMinor));
+  Layout l;
+  l.version = v;
+  l.source = "built-in table";
+  const bool pre312 = v.minor < 12;
+  l.str.ascii_size = pre312 ? 48 : 40;         // 3.12 dropped wstr
+  l.str.compact_size = pre312 ? 72 : 56;
+  l.dict_keys_kind = v.minor < 11 ? DictKeysKind::v38 : DictKeysKind::v311;
+  l.long_has_lv_tag = v.minor >= 12;
+  l.gc = classic_gc();
+  switch (v.minor) {
+    case 8:
+      l.rt_interpreters_head = 32;
+      l.rt_gc = 344;  // 3.8 keeps one GC state in _PyRuntime
+      l.interp_next = 0;
+      l.interp_sysdict = 72;
+      l.interp_size_hint = 2720;
+      l.ht_name = 848;
+      break;
+    case 9:
+      l.rt_interpreters_head = 32;
+      l.interp_next = 0;
+      l.interp_gc = 616;
+      l.interp_sysdict = 872;
+      l.interp_size_hint = 5656;
+      l.ht_name = 840;
+      break;
+    case 10:
+      l.rt_interpreters_head = 32;
+      l.interp_next = 0;
+      l.interp_gc = 616;
+      l.interp_sysdict = 872;
+      l.interp_size_hint = 8192;
+      l.ht_name = 848;
+      break;
+    case 11:
+      l.rt_interpreters_head = 40;
+      l.interp_next = 0;
+      l.interp_gc = 648;
+      l.interp_sysdict = 904;
+      l.interp_size_hint = 8192;
+      l.ht_name = 848;
+      break;
+    case 12:
+      l.rt_interpreters_head = 40;
+      l.interp_next = 0;
+      l.interp_gc = 112;
+      l.interp_sysdict = 352;
+      l.interp_size_hint = 8192;
+      l.ht_name = 856;
+      break;
+    case 13:
+      // Interpreter offsets come from _Py_DebugOffsets; these are 3.13.0's, for validation.
+      l.rt_interpreters_head = 632;
+      l.interp_next = 7264;
+      l.interp_gc = 7400;
+      l.interp_sysdict = 7640;
+      l.interp_size_hint = 16384;
+      l.ht_name = 856;
+      break;
+    case 14:
+      l.rt_interpreters_head = 808;
+      l.interp_next = 7272;
+      l.interp_gc = 7408;
+      l.interp_sysdict = 7672;
+      l.interp_size_hint = 16384;
+      l.ht_name = 856;
+      if (v.exact() && v.micro < 5) {
+        // 3.14.0-3.14.4 shipped the incremental collector (reverted in 3.14.5): young, old[0],
+        // old[1], permanent; no generation0 pointer. From CPython's 3.14.0 source (no binary
+        // of those releases to verify against; the gc.size check guards it).
+        l.gc.kind = GcKind::incremental;
+        l.gc.size = 240;
+        l.gc.heads = {24, 48, 72};
+        l.gc.permanent = 96;
+        l.gc.generation0.reset();
+        l.gc.collecting = 192;
+      } else {
+        // 3.14.5+: generational again, ABI-compatible struct with fields appended (264 bytes).
+        l.gc.size = 264;
+        l.gc.heads = {24, 48, 72};
+        l.gc.permanent = 96;
+        l.gc.generation0 = 256;
+        l.gc.collecting = 192;
+      }
+      break;
+    case 15:
+      l.rt_interpreters_head = 936;
+      l.interp_next = 7264;
+      l.interp_gc = 7400;
+      l.interp_sysdict = 7576;
+      l.interp_size_hint = 16384;
+      l.ht_name = 864;
+      // 3.15: trashcan fields left the GC state (176 bytes).
+      l.gc.size = 176;
+      l.gc.heads = {8, 32, 56};
+      l.gc.permanent = 80;
+      l.gc.generation0 = 168;
+      l.gc.collecting = 112;
+      break;
+    default:
+      break;
+  }
+  return l;
+}
+
+Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
+  if (d.free_threaded)
+    return make_error(Errc::unsupported_version,
+                      fmt::format("Python {} is a free-threaded build (no GC lists; objects live in mimalloc heaps), which objspy does not read yet",
+                                  l.version.str()));
+  if (d.pyobject_size != 16 || d.ob_type != l.ob_type)
+    return make_error(Errc::corrupt_target, fmt::format("unexpected PyObject layout in _Py_DebugOffsets (size {}, ob_type {})", d.pyobject_size, d.ob_type));
+  l.source = "_Py_DebugOffsets + built-in table";
+  l.rt_interpreters_head = d.interpreters_head;
+  l.interp_next = d.interp_next;
+  l.interp_gc = d.interp_gc;
+  l.interp_sysdict = d.interp_sysdict;
+  l.interp_size_hint = d.interp_size;
+  l.tp_name = d.tp_name;
+  l.tp_flags = d.tp_flags;
+  l.str.length = d.unicode_length;
+  l.str.state = d.unicode_state;
+  l.str.ascii_size = d.ascii_size;
+  l.dict_keys = d.ma_keys;
+  l.dict_values = d.ma_values;
+  // The GC state's size tells the incremental (240) and reverted (264) 3.14 layouts apart
+  // even where the micro version would not.
+  if (l.version.minor == 14 && (d.gc_size == 240 || d.gc_size == 264)) {
+    PyVersion pick = l.version;
+    pick.micro = d.gc_size == 240 ? 0 : 5;
+    l.gc = builtin_layout(pick)->gc;
+  }
+  if (d.gc_size != l.gc.size)
+    return make_error(Errc::unsupported_version,
+                      fmt::format("Python {}: GC state is {} bytes, objspy knows a {}-byte layout for this version", l.version.str(), d.gc_size, l.gc.size));
+  if (d.gc_collecting != l.gc.collecting)
+    return make_error(Errc::unsupported_version,
+                      fmt::format("Python {}: gc.collecting at {}, objspy expects {}", l.version.str(), d.gc_collecting, l.gc.collecting));
+  return l;
+}
+
+}  // namespace objspy
