@@ -100,6 +100,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
     t.name = std::move(n.name);
     t.qualified = std::move(n.qualified);
     t.truncated = n.truncated;
+    if (t.truncated) { t.name += "..."; t.qualified += "..."; }
     if (!n.readable) c.walk.warnings.push_back(fmt::format("the name of type {:#x} could not be read", type));
     index.emplace(type, c.types.size());
     c.types.push_back(std::move(t));

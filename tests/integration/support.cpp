@@ -1,0 +1,226 @@
+#include "support.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include <fmt/format.h>
+
+namespace fs = std::filesystem;
+
+namespace itest {
+namespace {
+
+std::vector<Row> g_rows;
+
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd, const std::map<std::string, std::string>& env) {
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(in_fd, 0);
+    dup2(out_fd, 1);
+    dup2(err_fd, 2);
+    for (int fd = 3; fd < 256; ++fd) close(fd);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string pyenv_root() {
+  if (const char* r = getenv("PYENV_ROOT")) return r;
+  if (const char* h = getenv("HOME")) return std::string(h) + "/.pyenv";
+  return "/root/.pyenv";
+}
+
+std::string sid_root() {
+  if (const char* r = getenv("OBJSPY_SID_CHROOT")) return r;
+  return "/var/cache/objspy/sid-chroot";
+}
+
+Discovery make_discovery() {
+  Discovery d;
+  const std::string targets = source_dir() + "/tests/targets";
+  // pyenv: shared libpython with DWARF, 3.8-3.13 expected; 2.7/3.6/3.7 must be refused.
+  const std::string root = pyenv_root() + "/versions";
+  std::map<std::string, std::string> by_minor;
+  if (fs::is_directory(root))
+    for (const auto& e : fs::directory_iterator(root)) by_minor[e.path().filename().string()] = e.path().string();
+  for (int minor = 8; minor <= 13; ++minor) {
+    std::string want = fmt::format("3.{}.", minor);
+    bool got = false;
+    for (const auto& [ver, path] : by_minor) {
+      if (ver.rfind(want, 0) != 0) continue;
+      std::string exe = fmt::format("{}/bin/python3.{}", path, minor);
+      if (access(exe.c_str(), X_OK) != 0) continue;
+      d.found.push_back({"pyenv " + ver, {exe}, targets, fmt::format("3.{}", minor), false});
+      got = true;
+    }
+    if (!got) d.skipped.push_back({fmt::format("pyenv 3.{}", minor), "not installed under " + root});
+  }
+  for (const auto& [ver, path] : by_minor)
+    for (const char* old : {"2.7.", "3.6.", "3.7."})
+      if (ver.rfind(old, 0) == 0) {
+        std::string exe = fmt::format("{}/bin/python{}", path, ver.substr(0, 3));
+        if (access(exe.c_str(), X_OK) == 0) d.unsupported.push_back({"pyenv " + ver, {exe}, targets, ver.substr(0, 3), false});
+      }
+  // Debian bookworm: static, stripped python3.11, and the Py_DEBUG build from python3.11-dbg.
+  if (access("/usr/bin/python3.11", X_OK) == 0) d.found.push_back({"debian python3.11 (stripped)", {"/usr/bin/python3.11"}, targets, "3.11", false});
+  else d.skipped.push_back({"debian python3.11", "/usr/bin/python3.11 missing (apt-get install python3.11)"});
+  if (access("/usr/bin/python3.11d", X_OK) == 0) d.found.push_back({"debian python3.11d (-dbg)", {"/usr/bin/python3.11d"}, targets, "3.11", true});
+  else d.skipped.push_back({"debian python3.11d", "missing (apt-get install python3.11-dbg)"});
+  // The embedding host built next to the tests (links Debian's libpython3.11.so).
+  std::string host = OBJSPY_EMBED_HOST;
+  if (!host.empty() && access(host.c_str(), X_OK) == 0) d.found.push_back({"embedded libpython3.11", {host}, targets, "3.11", false});
+  else d.skipped.push_back({"embedded libpython", "embed host not built (needs python3-embed from python3.11-dev)"});
+  // Debian sid in a chroot: 3.13, 3.14, 3.15 and their debug builds, in another root.
+  const std::string sid = sid_root();
+  bool sid_ok = fs::is_directory(sid + "/usr/bin");
+  bool root_user = geteuid() == 0;
+  std::string chroot_targets = "/tmp/objspy-targets";
+  if (sid_ok && root_user) {
+    fs::create_directories(sid + chroot_targets);
+    for (const auto& e : fs::directory_iterator(targets))
+      if (e.path().extension() == ".py") fs::copy_file(e.path(), sid + chroot_targets + "/" + e.path().filename().string(), fs::copy_options::overwrite_existing);
+  }
+  for (int minor = 13; minor <= 15; ++minor)
+    for (bool dbg : {false, true}) {
+      std::string exe = fmt::format("/usr/bin/python3.{}{}", minor, dbg ? "d" : "");
+      std::string label = fmt::format("sid python3.{}{} (chroot)", minor, dbg ? "d" : "");
+      if (!sid_ok) d.skipped.push_back({label, "no sid chroot at " + sid + " (tools/setup.sh builds it)"});
+      else if (!root_user) d.skipped.push_back({label, "entering the chroot needs root"});
+      else if (access((sid + exe).c_str(), X_OK) != 0) d.skipped.push_back({label, exe + " missing in the chroot"});
+      else d.found.push_back({label, {"chroot", sid, exe}, chroot_targets, fmt::format("3.{}", minor), dbg});
+    }
+  return d;
+}
+
+}  // namespace
+
+const Discovery& discover() {
+  static Discovery d = make_discovery();
+  return d;
+}
+
+std::string source_dir() { return OBJSPY_SOURCE_DIR; }
+
+std::vector<std::string> objspy(std::vector<std::string> args) {
+  args.insert(args.begin(), OBJSPY_BINARY);
+  return args;
+}
+
+CommandResult run(const std::vector<std::string>& argv, double timeout_s, const std::map<std::string, std::string>& env) {
+  int o[2], e[2];
+  if (pipe2(o, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) return {};
+  int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  pid_t pid = spawn(argv, devnull, o[1], e[1], env);
+  close(devnull);
+  close(o[1]);
+  close(e[1]);
+  CommandResult r;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  pollfd fds[2] = {{o[0], POLLIN, 0}, {e[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (ms <= 0) { kill(pid, SIGKILL); r.err += "\n[itest: timed out]"; break; }
+    if (poll(fds, 2, ms) < 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+      char buf[65536];
+      ssize_t n = read(fds[i].fd, buf, sizeof buf);
+      if (n <= 0) { close(fds[i].fd); fds[i].fd = -1; --open_fds; continue; }
+      (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  for (auto& f : fds) if (f.fd >= 0) close(f.fd);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+Target::Target(std::vector<std::string> argv, const std::map<std::string, std::string>& env) {
+  int i[2], o[2], e[2];
+  if (pipe2(i, O_CLOEXEC) != 0 || pipe2(o, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) return;
+  pid_ = spawn(argv, i[0], o[1], e[1], env);
+  close(i[0]);
+  close(o[1]);
+  close(e[1]);
+  in_ = i[1];
+  out_ = o[0];
+  err_ = e[0];
+}
+
+Target::~Target() {
+  kill_now();
+  for (int fd : {in_, out_, err_}) if (fd >= 0) close(fd);
+}
+
+void Target::kill_now() {
+  if (pid_ <= 0 || reaped_) return;
+  kill(pid_, SIGKILL);
+  int st;
+  waitpid(pid_, &st, 0);
+  reaped_ = true;
+}
+
+std::optional<std::string> Target::ready_line(double timeout_s, std::string* err) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (;;) {
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (ms <= 0) break;
+    pollfd p{out_, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0) continue;
+    char buf[65536];
+    ssize_t n = read(out_, buf, sizeof buf);
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+    if (auto nl = line.find('\n'); nl != std::string::npos) return line.substr(0, nl);
+  }
+  // Not ready: collect what it said on stderr.
+  kill_now();
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(err_, buf, sizeof buf)) > 0) err->append(buf, static_cast<size_t>(n));
+  return std::nullopt;
+}
+
+std::string hex_decode(const std::string& hex) {
+  std::string out;
+  for (size_t k = 0; k + 1 < hex.size(); k += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));
+  return out;
+}
+
+void record(Row r) { g_rows.push_back(std::move(r)); }
+
+void print_summary() {
+  const auto& d = discover();
+  std::string s = "\n==================== objspy integration: interpreters ====================\n";
+  s += fmt::format("{:<34} {:<18} {:<14} {:<14} {}\n", "interpreter", "version", "short names", "qualified", "note");
+  for (const auto& r : g_rows)
+    s += fmt::format("{:<34} {:<18} {:<14} {:<14} {}\n", r.interpreter, r.version, r.short_names, r.qualified_names, r.note);
+  if (d.skipped.empty()) {
+    s += "SKIPPED: none\n";
+  } else {
+    s += fmt::format("\n!!!!!!!! SKIPPED {} interpreter(s) !!!!!!!!\n", d.skipped.size());
+    for (const auto& k : d.skipped) s += fmt::format("  SKIPPED {:<32} {}\n", k.what, k.why);
+  }
+  s += "===========================================================================\n";
+  std::fputs(s.c_str(), stderr);
+}
+
+}  // namespace itest

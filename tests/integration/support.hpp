@@ -1,0 +1,73 @@
+// Integration test support: real interpreters, started with a ready handshake and always
+// ended and reaped; the objspy binary run as a user runs it.
+#pragma once
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace itest {
+
+struct Interpreter {
+  std::string label;                 // e.g. "pyenv 3.12.1", "sid python3.14d (chroot)"
+  std::vector<std::string> argv;     // command that runs a script given as the last argument
+  std::string script_dir;            // where target scripts are, as that interpreter sees them
+  std::string expect_minor;          // "3.12"
+  bool debug = false;
+};
+
+struct Skipped {
+  std::string what;
+  std::string why;
+};
+
+// Every interpreter this machine has, plus what was looked for and not found (with why).
+struct Discovery {
+  std::vector<Interpreter> found;
+  std::vector<Skipped> skipped;
+  std::vector<Interpreter> unsupported;  // Python 2.7, 3.6, 3.7: must be refused clearly
+};
+const Discovery& discover();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Run a command to completion (killed after timeout_s), capturing stdout and stderr.
+CommandResult run(const std::vector<std::string>& argv, double timeout_s = 120, const std::map<std::string, std::string>& env = {});
+std::vector<std::string> objspy(std::vector<std::string> args);  // {"/path/objspy", args...}
+
+// A target started with pipes on stdin and stdout. It is ready when it has written its first
+// line; closing stdin lets it exit; the destructor kills and reaps it regardless.
+class Target {
+ public:
+  Target(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {});
+  ~Target();
+  Target(const Target&) = delete;
+  Target& operator=(const Target&) = delete;
+  pid_t pid() const { return pid_; }
+  // The first line the target wrote, or nullopt (with stderr in `err`) if it did not within
+  // the timeout or exited first.
+  std::optional<std::string> ready_line(double timeout_s, std::string* err);
+  void kill_now();
+
+ private:
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1, err_ = -1;
+  bool reaped_ = false;
+};
+
+std::string source_dir();
+std::string hex_decode(const std::string& hex);
+
+// The result table printed at the end of the run.
+struct Row {
+  std::string interpreter, version, short_names, qualified_names, note;
+};
+void record(Row r);
+void print_summary();
+
+}  // namespace itest
