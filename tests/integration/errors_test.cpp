@@ -1,1 +1,159 @@
+// Bad input: each case gives one clear line on stderr and its own exit code, nothing on
+// stdout, and no crash.
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+// Exit codes, as README.md documents them.
+constexpr int kUsage = 2, kNoSuchProcess = 3, kNotPython = 4, kUnsupported = 5, kPermission = 6, kExited = 7, kLaunchFailed = 9;
+
+void check_one_line_error(const itest::CommandResult& r, int code, const std::string& must_contain) {
+  CHECK_MESSAGE(r.exit_code == code, "exit " << r.exit_code << ", stderr: " << r.err);
+  CHECK_MESSAGE(r.out.empty(), "stdout: " << r.out);
+  CHECK_MESSAGE(r.err.find(must_contain) != std::string::npos, "stderr: " << r.err);
+  CHECK_MESSAGE(std::count(r.err.begin(), r.err.end(), '\n') == 1, "not one line: " << r.err);
+  CHECK(r.err.rfind("objspy: error: ", 0) == 0);
+}
+
+pid_t unused_pid() {
+  std::ifstream f("/proc/sys/kernel/pid_max");
+  long max = 32768;
+  f >> max;
+  for (long p = max - 1; p > 1; --p)
+    if (kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH) return static_cast<pid_t>(p);
+  return 0;
+}
+
+const itest::Interpreter& any_python() {
+  REQUIRE_FALSE(itest::discover().found.empty());
+  return itest::discover().found.front();
+}
+
+}  // namespace
+
+TEST_CASE("no such PID") {
+  pid_t p = unused_pid();
+  REQUIRE(p > 0);
+  check_one_line_error(itest::run(itest::objspy({"dump", "--pid", std::to_string(p)})), kNoSuchProcess, "no process with PID");
+}
+
+TEST_CASE("a process that is not Python") {
+  itest::Target t({"sh", "-c", "echo ready; exec cat"});
+  std::string err;
+  REQUIRE(t.ready_line(10, &err));
+  check_one_line_error(itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid())})), kNotPython, "not a Python process");
+}
+
+TEST_CASE("a kernel thread") {
+  // PID 2 is kthreadd on Linux (absent in some containers' PID namespaces).
+  std::ifstream comm("/proc/2/comm");
+  std::string name;
+  if (!(comm >> name) || name != "kthreadd") { MESSAGE("SKIPPED: no kthreadd visible as PID 2 in this PID namespace"); return; }
+  check_one_line_error(itest::run(itest::objspy({"dump", "--pid", "2"})), kNotPython, "kernel thread");
+}
+
+TEST_CASE("a zombie") {
+  itest::Target t({"sh", "-c", "exit 0"});
+  // Not reaped yet: it stays a zombie until the Target destructor waits for it.
+  std::string err;
+  t.ready_line(5, &err);  // returns at EOF; ready_line kills+reaps on failure, so start another
+  itest::Target z({"sh", "-c", "echo ready; exec true"});
+  REQUIRE(z.ready_line(10, &err));
+  std::string state;
+  for (int i = 0; i < 200 && state != "Z"; ++i) {  // wait for the exit to be visible (bounded)
+    std::ifstream st(fmt::format("/proc/{}/stat", z.pid()));
+    std::string all((std::istreambuf_iterator<char>(st)), {});
+    auto close = all.rfind(')');
+    state = close == std::string::npos ? "" : all.substr(close + 2, 1);
+    if (state != "Z") usleep(5000);
+  }
+  REQUIRE(state == "Z");
+  check_one_line_error(itest::run(itest::objspy({"dump", "--pid", std::to_string(z.pid())})), kNoSuchProcess, "zombie");
+}
+
+TEST_CASE("unsupported Python versions are named") {
+  const auto& old = itest::discover().unsupported;
+  if (old.empty()) MESSAGE("SKIPPED: no Python 2.7/3.6/3.7 installed (pyenv)");
+  for (const auto& py : old) {
+    auto argv = py.argv;
+    argv.push_back(py.script_dir + "/idle.py");
+    itest::Target t(argv);
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(30, &err), py.label << ": " << err);
+    auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid())}));
+    check_one_line_error(r, kUnsupported, "Python " + py.expect_minor);
+    CHECK(r.err.find("3.8 to 3.15") != std::string::npos);
+  }
+}
+
+TEST_CASE("permission denied names the missing capability") {
+  if (geteuid() != 0) { MESSAGE("SKIPPED: needs root to run objspy as another user"); return; }
+  if (access("/usr/bin/setpriv", X_OK) != 0) { MESSAGE("SKIPPED: setpriv missing"); return; }
+  auto py = any_python();
+  auto argv = py.argv;
+  argv.push_back(py.script_dir + "/idle.py");
+  itest::Target t(argv);
+  std::string err;
+  REQUIRE(t.ready_line(60, &err));
+  // objspy as an unprivileged user (nobody) against root's process.
+  auto r = itest::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", OBJSPY_BINARY, "dump", "--pid",
+                       std::to_string(t.pid())});
+  check_one_line_error(r, kPermission, "CAP_SYS_PTRACE");
+  CHECK(r.err.find("--cap-add SYS_PTRACE") != std::string::npos);
+}
+
+TEST_CASE("the target exits in the middle of the census") {
+  for (const auto& py : itest::discover().found) {
+    auto argv = py.argv;
+    argv.push_back(py.script_dir + "/known_heap.py");
+    itest::Target t(argv);
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(120, &err), py.label << ": " << err);
+    // The shim SIGKILLs the target at objspy's 30th process_vm_readv call: after attaching,
+    // during the walk.
+    auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid())}), 60,
+                        {{"LD_PRELOAD", OBJSPY_EXIT_SHIM}, {"OBJSPY_TEST_KILL_AFTER", "30"}});
+    INFO(py.label);
+    check_one_line_error(r, kExited, "exited");
+  }
+}
+
+TEST_CASE("usage errors") {
+  auto r = itest::run(itest::objspy({"dump"}));
+  CHECK(r.exit_code == kUsage);
+  CHECK(r.err.find("--pid") != std::string::npos);
+  r = itest::run(itest::objspy({"dump", "--pid", "1", "--", "python3"}));
+  CHECK(r.exit_code == kUsage);
+}
+
+TEST_CASE("launch mode starts the program, prints its census and ends it") {
+  for (const auto& py : itest::discover().found) {
+    if (py.argv.size() != 1) continue;  // chroot and embed hosts are covered by --pid tests
+    auto argv = itest::objspy({"dump", "--delay", "0.2", "--format", "json", "--limit", "0", "--", py.argv[0], py.script_dir + "/known_heap.py"});
+    auto r = itest::run(argv, 120);
+    INFO(py.label << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    bool plain = false;
+    for (const auto& ty : j.at("types"))
+      if (ty.at("name") == "Plain") plain = ty.at("count").get<int>() == 1500;
+    CHECK(plain);
+    // The child was ended: no process of that PID is left running.
+    pid_t child = j.at("pid").get<pid_t>();
+    CHECK((kill(child, 0) != 0 && errno == ESRCH));
+  }
+  auto bad = itest::run(itest::objspy({"dump", "--", "/nonexistent/python3"}));
+  check_one_line_error(bad, kLaunchFailed, "cannot start");
+  auto early = itest::run(itest::objspy({"dump", "--", "sh", "-c", "exit 3"}));
+  check_one_line_error(early, kLaunchFailed, "exited with status 3");
+}
