@@ -1,0 +1,85 @@
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "objspy/python/debug_offsets.hpp"
+#include "objspy/python/layout.hpp"
+
+namespace {
+
+// A 3.14 block with the values Debian's 3.14.10 publishes.
+std::vector<std::byte> block314() {
+  std::vector<std::byte> b(objspy::debug_offsets_block_size(14));
+  auto put = [&](std::size_t off, std::uint64_t v) { std::memcpy(b.data() + off, &v, 8); };
+  std::memcpy(b.data(), "xdebugpy", 8);
+  put(8, 0x030E0AF0);
+  put(24, 316616); put(40, 808);
+  put(48, 225864); put(64, 7272); put(88, 7408); put(104, 7672);
+  put(400, 16); put(408, 8);
+  put(416, 416); put(424, 24); put(440, 168);
+  put(616, 64); put(624, 32); put(632, 16); put(640, 40);
+  put(528, 48); put(536, 32); put(544, 40);
+  put(648, 264); put(656, 192);
+  return b;
+}
+
+void put(std::vector<std::byte>& b, std::size_t off, std::uint64_t v) { std::memcpy(b.data() + off, &v, 8); }
+
+}  // namespace
+
+TEST_CASE("a valid 3.14 block decodes and overlays the table") {
+  auto d = objspy::parse_debug_offsets(block314(), 14);
+  REQUIRE(d.ok());
+  CHECK(d->interp_gc == 7408);
+  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+  REQUIRE(l.ok());
+  CHECK(l->interp_gc == 7408);
+  CHECK(l->gc.kind == objspy::GcKind::generational);
+  CHECK(l->source.find("_Py_DebugOffsets") != std::string::npos);
+}
+
+TEST_CASE("gc.size 240 selects the 3.14.0-3.14.4 incremental layout") {
+  auto b = block314();
+  put(b, 648, 240);
+  auto d = objspy::parse_debug_offsets(b, 14);
+  REQUIRE(d.ok());
+  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+  REQUIRE(l.ok());
+  CHECK(l->gc.kind == objspy::GcKind::incremental);
+  CHECK_FALSE(l->gc.generation0.has_value());
+}
+
+TEST_CASE("lying offsets are rejected, each with the field named") {
+  struct Case { std::size_t off; std::uint64_t value; const char* field; };
+  for (Case c : {Case{0, 0x4141414141414141ULL, "cookie"}, Case{8, 0x030D00F0, "version"}, Case{24, 1ULL << 40, "runtime_state.size"},
+                 Case{40, 400000, "interpreters_head"}, Case{88, 225860, "interpreter_state.gc"}, Case{408, 16, "pyobject.ob_type"},
+                 Case{424, 1ULL << 62, "tp_name"}, Case{648, 0, "gc.size"}, Case{656, 5000, "gc.collecting"}, Case{16, 7, "free_threaded"}}) {
+    CAPTURE(c.field);
+    auto b = block314();
+    put(b, c.off, c.value);
+    auto d = objspy::parse_debug_offsets(b, 14);
+    REQUIRE_FALSE(d.ok());
+    CHECK(d.error().code == objspy::Errc::corrupt_target);
+    if (std::string(c.field) != "cookie") CHECK(d.error().message.find(c.field) != std::string::npos);
+  }
+}
+
+TEST_CASE("free-threaded builds are refused as unsupported, not misread") {
+  auto b = block314();
+  put(b, 16, 1);
+  auto d = objspy::parse_debug_offsets(b, 14);
+  REQUIRE(d.ok());
+  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+  REQUIRE_FALSE(l.ok());
+  CHECK(l.error().code == objspy::Errc::unsupported_version);
+  CHECK(l.error().message.find("free-threaded") != std::string::npos);
+}
+
+TEST_CASE("short blocks and unknown minors") {
+  auto b = block314();
+  b.resize(100);
+  CHECK_FALSE(objspy::parse_debug_offsets(b, 14).ok());
+  CHECK(objspy::debug_offsets_block_size(16) == 0);
+  CHECK(objspy::parse_debug_offsets(block314(), 16).error().code == objspy::Errc::unsupported_version);
+}
