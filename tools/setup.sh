@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian bookworm machine for objspy and build it.
+#   tools/setup.sh            apt packages + build
+#   tools/setup.sh --chroot   also the Debian sid chroot with python3.13-3.15 (+ debug builds)
+# Idempotent: installs only what is missing; the chroot is cached outside the repository
+# (OBJSPY_SID_CHROOT, default /var/cache/objspy/sid-chroot).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+want_chroot=0
+[ "${1:-}" = "--chroot" ] && want_chroot=1
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+
+packages=(build-essential cmake ninja-build pkg-config libelf-dev libdw-dev libfmt-dev libboost-dev
+          doctest-dev libcli11-dev nlohmann-json3-dev python3.11 python3.11-dev python3.11-dbg)
+[ "$want_chroot" = 1 ] && packages+=(mmdebstrap)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_chroot" = 1 ]; then
+  root=${OBJSPY_SID_CHROOT:-/var/cache/objspy/sid-chroot}
+  pys=(python3.13 python3.13-dbg python3.14 python3.14-dbg python3.15 python3.15-dbg)
+  ok=1
+  for b in python3.13 python3.13d python3.14 python3.14d python3.15 python3.15d; do
+    [ -x "$root/usr/bin/$b" ] || ok=0
+  done
+  if [ "$ok" = 0 ]; then
+    echo "setup: building the Debian sid chroot in $root (about a minute)" >&2
+    $sudo rm -rf "$root.tmp"
+    $sudo mkdir -p "$(dirname "$root")"
+    # sid's Release file can be past its Valid-Until date.
+    $sudo mmdebstrap --quiet --variant=apt --aptopt='Acquire::Check-Valid-Until "false"' \
+      --include="$(IFS=,; echo "${pys[*]}")" sid "$root.tmp"
+    $sudo rm -rf "$root"
+    $sudo mv "$root.tmp" "$root"
+  fi
+fi
+
+build=${OBJSPY_BUILD_DIR:-$here/build}
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C "$build" >&2
