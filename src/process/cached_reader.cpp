@@ -73,6 +73,15 @@ Result<const CachedReader::Slot*> CachedReader::chunk(std::uint64_t index) {
   return last_;
 }
 
+const std::byte* CachedReader::peek(RemoteAddr addr, std::size_t len) {
+  std::uint64_t a = addr.value();
+  std::size_t off = static_cast<std::size_t>(a & (chunk_ - 1));
+  if (off + len > chunk_) return nullptr;
+  auto s = chunk(a >> shift_);
+  if (!s.ok() || off < (*s)->valid_from || off + len > (*s)->valid) return nullptr;
+  return (*s)->data.get() + off;
+}
+
 Status CachedReader::read(RemoteAddr addr, std::span<std::byte> out) {
   std::uint64_t a = addr.value();
   std::size_t done = 0;

@@ -1,6 +1,7 @@
 #include "objspy/python/gc_walk.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -26,6 +27,23 @@ void TypeCounter::grow() {
   for (const auto& e : old)
     if (e.type) add(e.type, e.count);
   total_ = keep_total;
+}
+
+bool TypeCounter::bump(std::uint64_t type) {
+  if (type == last_type_ && last_) { ++last_->count; ++total_; return true; }
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = static_cast<std::size_t>((type >> 4) * 0x9E3779B97F4A7C15ULL >> 20) & mask;
+  while (slots_[i].type) {
+    if (slots_[i].type == type) {
+      ++slots_[i].count;
+      ++total_;
+      last_type_ = type;
+      last_ = &slots_[i];
+      return true;
+    }
+    i = (i + 1) & mask;
+  }
+  return false;
 }
 
 void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
@@ -81,29 +99,41 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
   // was diverted into another list (or garbage).
   std::uint64_t saved = g;
   std::uint64_t power = 1, lambda = 0;
+  // Sentinels live in the runtime or interpreter structs: only nodes inside their address
+  // range need the (linear) check against them.
+  std::uint64_t heads_lo = ~0ULL, heads_hi = 0;
+  for (RemoteAddr h : ctx.known_heads) { heads_lo = std::min(heads_lo, h.value()); heads_hi = std::max(heads_hi, h.value()); }
   while (g != head.value()) {
     if (r.objects >= ctx.max_steps) return stop(fmt::format("more than {} objects: list does not end", ctx.max_steps));
     if (g == 0 || (g & 7)) return stop(fmt::format("bad link {:#x} after {} objects", g, r.objects));
-    if (std::find(ctx.known_heads.begin(), ctx.known_heads.end(), RemoteAddr(g)) != ctx.known_heads.end())
+    if (g >= heads_lo && g <= heads_hi &&
+        std::find(ctx.known_heads.begin(), ctx.known_heads.end(), RemoteAddr(g)) != ctx.known_heads.end())
       return stop(fmt::format("reached another list's head after {} objects (a collection moved objects)", r.objects));
-    if (ctx.map && !ctx.map->readable(RemoteAddr(g), type_off + 8))
-      return stop(fmt::format("link {:#x} leaves mapped memory after {} objects", g, r.objects));
-    // PyGC_Head {_gc_next, _gc_prev} then PyObject {ob_refcnt, ob_type}: one 32-byte read.
+    // PyGC_Head {_gc_next, _gc_prev} then PyObject {ob_refcnt, ob_type}: 32 bytes, read in
+    // place from the cache when possible.
     std::uint64_t node[4];
-    auto rd = ctx.mem.read(RemoteAddr(g), std::as_writable_bytes(std::span(node)));
-    if (!rd.ok()) {
-      if (soft(rd.error())) return stop(fmt::format("unreadable node {:#x} after {} objects", g, r.objects));
-      return rd.take_error();
+    if (const std::byte* p = ctx.mem.peek(RemoteAddr(g), sizeof node)) {
+      std::memcpy(node, p, sizeof node);
+    } else {
+      if (ctx.map && !ctx.map->readable(RemoteAddr(g), sizeof node))
+        return stop(fmt::format("link {:#x} leaves mapped memory after {} objects", g, r.objects));
+      auto rd = ctx.mem.read(RemoteAddr(g), std::as_writable_bytes(std::span(node)));
+      if (!rd.ok()) {
+        if (soft(rd.error())) return stop(fmt::format("link {:#x} leaves mapped memory after {} objects", g, r.objects));
+        return rd.take_error();
+      }
     }
-    static_assert(sizeof(node) == 32);
-    std::uint64_t type = type_off == 24 ? node[3] : 0;
+    std::uint64_t type = node[3];
     if (type_off != 24) {
       OBJSPY_ASSIGN(type, ctx.mem.u64(RemoteAddr(g + type_off)));
     }
     if ((node[1] & kMask) != prev) ++r.broken_links;
-    OBJSPY_ASSIGN(bool type_ok, ctx.types.valid(RemoteAddr(type)));
-    if (!type_ok) return stop(fmt::format("object {:#x} has no valid type after {} objects", g + obj_off, r.objects));
-    counts.add(type);
+    // Only types already validated are in the counter, so one probe both checks and counts.
+    if (!counts.bump(type)) {
+      OBJSPY_ASSIGN(bool type_ok, ctx.types.valid(RemoteAddr(type)));
+      if (!type_ok) return stop(fmt::format("object {:#x} has no valid type after {} objects", g + obj_off, r.objects));
+      counts.add(type);
+    }
     ++r.objects;
     prev = g;
     g = node[0] & kMask;

@@ -29,6 +29,7 @@ class CachedReader final : public MemoryReader {
                std::size_t chunk = kDefaultChunk);
 
   Status read(RemoteAddr addr, std::span<std::byte> out) override;
+  const std::byte* peek(RemoteAddr addr, std::size_t len) override;
   // Drop everything: the next census must see fresh memory.
   void clear();
   const CacheStats& stats() const { return stats_; }

@@ -25,6 +25,14 @@ class MemoryReader {
     return out.size();
   }
 
+  // Zero-copy access for hot loops: a pointer to `len` bytes at `addr` if the reader already
+  // holds them contiguously (a cache), valid until the next call on this reader; else null.
+  virtual const std::byte* peek(RemoteAddr addr, std::size_t len) {
+    (void)addr;
+    (void)len;
+    return nullptr;
+  }
+
   template <class T>
   Result<T> read_as(RemoteAddr addr) {
     static_assert(std::is_trivially_copyable_v<T>);

@@ -18,6 +18,8 @@ class TypeCounter {
  public:
   TypeCounter();
   void add(std::uint64_t type, std::uint64_t n = 1);
+  // Count one more for a type already present; false if the type is not in the table yet.
+  bool bump(std::uint64_t type);
   template <class F>
   void for_each(F&& f) const {
     for (const auto& e : slots_)
