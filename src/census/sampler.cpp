@@ -7,6 +7,7 @@
 
 #include "objspy/process/cached_reader.hpp"
 #include "objspy/process/live_reader.hpp"
+#include "objspy/process/pause.hpp"
 #include "objspy/process/proc.hpp"
 #include "objspy/python/gc_state.hpp"
 #include "objspy/python/gc_walk.hpp"
@@ -153,6 +154,12 @@ Result<Census> Sampler::sample() {
   Result<Census> last = make_error(Errc::internal, "no census taken");
   for (int attempt = 0; attempt <= opts_.retries; ++attempt) {
     auto t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<ProcessPause> pause;
+    if (opts_.pause) {
+      auto frozen = ProcessPause::freeze(pid);
+      if (!frozen.ok()) return frozen.take_error();
+      pause = std::move(frozen).value();
+    }
     auto map = read_memory_map(pid);
     if (!map.ok()) {
       if (map.error().code == Errc::no_such_process) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
@@ -161,6 +168,11 @@ Result<Census> Sampler::sample() {
     std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
     CachedReader cache(impl_->live, &*map, opts_.cache_budget, opts_.cache_chunk);
     last = take_census(cache, impl_->live, &*map, target_.layout, target_.image.runtime);
+    double pause_ms = -1;
+    if (pause) {
+      pause->resume();
+      pause_ms = pause->held_ms();
+    }
     if (!last.ok()) {
       // A census that fails on a bad read while the process is gone means it exited mid-walk.
       if (!process_alive(pid)) return make_error(Errc::target_exited, fmt::format("process {} exited during the census", pid));
@@ -175,6 +187,7 @@ Result<Census> Sampler::sample() {
     c.read_calls = impl_->live.syscalls() - calls0;
     c.bytes_read = impl_->live.bytes_read() - bytes0;
     c.walk.retried = attempt > 0;
+    c.pause_ms = pause_ms;
     if (c.walk.complete) return last;
   }
   return last;

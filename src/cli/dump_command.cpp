@@ -15,6 +15,7 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   SampleOptions so;
   so.cache_budget = o.cache_mib << 20;
   so.retries = o.retries;
+  so.pause = o.pause;
   OBJSPY_ASSIGN(auto sampler, Sampler::attach(pid, so));
   if (o.verbose) {
     const auto& t = sampler->target();

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   d->add_option("--delay", dump.delay, "Launch mode: seconds to let the program build its heap after its interpreter starts")->capture_default_str();
   d->add_option("--cache-mib", dump.cache_mib, "Read cache budget in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
   d->add_option("--retries", dump.retries, "Retries when the lists change under the walk")->check(CLI::Range(0, 10))->capture_default_str();
+  d->add_flag("--pause", dump.pause, "Hold the target's threads during the census for an exact snapshot (ptrace; never SIGSTOP)");
   d->add_flag("-v,--verbose", dump.verbose, "Print where the layout came from and what was discovered, to stderr");
   d->add_flag("-q,--quiet", dump.quiet, "No summary line on stderr");
   d->add_option("command", dump.command, "Launch mode: the program to start, after --")->expected(-1);

@@ -36,6 +36,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                {"retried", c.walk.retried},
                {"warnings", warnings}};
   j["duration_ms"] = c.duration_ms;
+  j["pause_ms"] = c.pause_ms >= 0 ? json(c.pause_ms) : json(nullptr);
   j["bytes_read"] = c.bytes_read;
   j["read_calls"] = c.read_calls;
   return j;

@@ -31,6 +31,7 @@ std::string render_summary(const Census& c) {
                               c.generations[0], c.generations[1], c.generations[2], c.frozen);
   s += c.walk.complete ? "complete" : fmt::format("INCOMPLETE ({} broken links{})", c.walk.broken_links, c.walk.retried ? ", after a retry" : "");
   s += fmt::format(", {:.1f} ms", c.duration_ms);
+  if (c.pause_ms >= 0) s += fmt::format(", target paused {:.1f} ms", c.pause_ms);
   return s;
 }
 

@@ -1,10 +1,15 @@
-/* LD_PRELOAD shim for one integration test: after OBJSPY_TEST_KILL_AFTER calls to
- * process_vm_readv, SIGKILL the process being read, so that objspy meets a target that
- * exits in the middle of a census, deterministically. Test-only; never shipped. */
+/* LD_PRELOAD shim for integration tests (never shipped). On objspy's Nth call to
+ * process_vm_readv:
+ *   OBJSPY_TEST_KILL_AFTER=N       SIGKILL the process being read (it exits mid-census);
+ *   OBJSPY_TEST_SELF_KILL_IN_PAUSE=N  SIGKILL objspy itself at its Nth read made while the
+ *                                  target's main thread is in tracing stop (mid --pause).
+ * Deterministic, unlike racing a timer against a census of a few milliseconds. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -14,10 +19,23 @@ ssize_t process_vm_readv(pid_t pid, const struct iovec* l, unsigned long ln, con
   static long calls = 0;
   static readv_fn real = 0;
   if (!real) real = (readv_fn)dlsym(RTLD_NEXT, "process_vm_readv");
+  ++calls;
   const char* after = getenv("OBJSPY_TEST_KILL_AFTER");
-  if (after && ++calls == atol(after)) {
+  if (after && calls == atol(after)) {
     kill(pid, SIGKILL);
     usleep(100000); /* let the kernel tear the process down */
+  }
+  const char* self = getenv("OBJSPY_TEST_SELF_KILL_IN_PAUSE");
+  if (self) {
+    static long paused_calls = 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE* fp = fopen(path, "r");
+    size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+    if (fp) fclose(fp);
+    buf[n] = 0;
+    char* close = strrchr(buf, ')');
+    if (close && close[1] == ' ' && close[2] == 't' && ++paused_calls == atol(self)) kill(getpid(), SIGKILL);
   }
   return real(pid, l, ln, r, rn, f);
 }

@@ -199,6 +199,14 @@ std::optional<std::string> Target::ready_line(double timeout_s, std::string* err
   return std::nullopt;
 }
 
+std::string Target::ask(const std::string& line, double timeout_s) {
+  std::string msg = line + "\n";
+  if (write(in_, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) return {};
+  std::string err;
+  auto got = ready_line(timeout_s, &err);
+  return got ? *got : std::string();
+}
+
 std::string hex_decode(const std::string& hex) {
   std::string out;
   for (size_t k = 0; k + 1 < hex.size(); k += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));

@@ -53,6 +53,8 @@ class Target {
   // the timeout or exited first.
   std::optional<std::string> ready_line(double timeout_s, std::string* err);
   void kill_now();
+  // Send one line and wait for one line back (empty on timeout).
+  std::string ask(const std::string& line, double timeout_s);
 
  private:
   pid_t pid_ = -1;

@@ -44,6 +44,7 @@ struct Census {
   double duration_ms = 0;
   std::uint64_t bytes_read = 0;
   std::uint64_t read_calls = 0;
+  double pause_ms = -1;         // --pause: how long the target was held (-1: not paused)
 
   std::uint64_t total = 0;      // objects gc.get_objects() would return, all interpreters
   std::uint64_t frozen = 0;

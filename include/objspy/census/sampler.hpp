@@ -16,6 +16,7 @@ struct SampleOptions {
   std::size_t cache_budget = 16 * 1024 * 1024;
   std::size_t cache_chunk = 64 * 1024;
   int retries = 1;  // whole-census retries when the lists changed under the walk
+  bool pause = false;  // hold the target's threads during the census (exact snapshot)
 };
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a

@@ -25,6 +25,7 @@ struct DumpOptions {
   int retries = 1;
   bool verbose = false;
   bool quiet = false;
+  bool pause = false;
 };
 
 Status run_dump(const DumpOptions& o);

@@ -1,0 +1,82 @@
+// --pause: an exact snapshot of a busy target, and the target is never left stopped.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+char task_state(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string s((std::istreambuf_iterator<char>(f)), {});
+  auto close = s.rfind(')');
+  return close == std::string::npos || close + 2 >= s.size() ? '?' : s[close + 2];
+}
+
+// Every thread of the target, not only the main one, must be running (or sleeping).
+bool no_thread_stopped(pid_t pid) {
+  std::string dir = fmt::format("/proc/{}/task", pid);
+  auto r = itest::run({"ls", dir}, 10);
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    auto nl = r.out.find('\n', pos);
+    std::string tid = r.out.substr(pos, nl - pos);
+    pos = nl == std::string::npos ? r.out.size() : nl + 1;
+    if (tid.empty()) continue;
+    std::ifstream f(dir + "/" + tid + "/stat");
+    std::string s((std::istreambuf_iterator<char>(f)), {});
+    auto close = s.rfind(')');
+    if (close != std::string::npos && close + 2 < s.size() && (s[close + 2] == 'T' || s[close + 2] == 't')) return false;
+  }
+  return true;
+}
+
+const itest::Interpreter* plain_python() {
+  for (const auto& py : itest::discover().found)
+    if (py.argv.size() == 1 && py.label.find("embedded") == std::string::npos) return &py;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("--pause gives a complete census of a busy target and resumes it") {
+  for (const auto& py : itest::discover().found) {
+    auto argv = py.argv;
+    argv.push_back(py.script_dir + "/churn.py");
+    itest::Target t(argv);
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(120, &err), py.label << ": " << err);
+    auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid()), "--pause", "--format", "json"}));
+    INFO(py.label << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(r.out);
+    CHECK(j.at("walk").at("complete").get<bool>());
+    CHECK(j.at("walk").at("broken_links").get<int>() == 0);
+    CHECK(j.at("pause_ms").get<double>() > 0);
+    CHECK(no_thread_stopped(t.pid()));
+  }
+}
+
+TEST_CASE("SIGKILL of objspy in the middle of --pause leaves the target running") {
+  const auto* py = plain_python();
+  REQUIRE(py);
+  for (int kill_at : {1, 10, 40}) {  // the first read in the pause, mid-walk, late
+    auto argv = py->argv;
+    argv.push_back(py->script_dir + "/churn.py");
+    itest::Target t(argv);
+    std::string err;
+    REQUIRE(t.ready_line(60, &err));
+    auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid()), "--pause"}), 60,
+                        {{"LD_PRELOAD", OBJSPY_EXIT_SHIM}, {"OBJSPY_TEST_SELF_KILL_IN_PAUSE", std::to_string(kill_at)}});
+    CAPTURE(kill_at);
+    CHECK(r.exit_code == 128 + 9);  // objspy really was killed during the pause
+    CHECK(no_thread_stopped(t.pid()));
+    CHECK(task_state(t.pid()) != 'T');
+    CHECK(t.ask("ping", 10) == "pong");  // and the target still answers
+  }
+}
