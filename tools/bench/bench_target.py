@@ -42,11 +42,11 @@ def make(i):
     return f
 
 
-# Mix per unit of 10 tracked objects: a User (+ its dict on <3.11 or managed dict, + tags
-# list), a Point, a dict with a list value, a list, a tuple holding a list, a set, a closure
-# (function + cell).
+# Mix per unit of about 12 tracked objects: a User (+ its tags list, and its dict before
+# 3.11), a Point, a dict with a list value, lists, a tuple holding a set, a closure
+# (function + cell), and the tuple holding them all.
 heap = []
-units = N // 10
+units = N // 12
 for i in range(units):
     u = User(i)
     heap.append((u, Point(i, i), {"k": [i]}, [i, u], ({i},), make(i)))
