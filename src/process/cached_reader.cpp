@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include <sys/mman.h>
+
 #include <fmt/format.h>
 
 namespace objspy {
@@ -13,7 +15,16 @@ CachedReader::CachedReader(MemoryReader& backing, const MemoryMap* map, std::siz
   std::size_t n = std::max<std::size_t>(budget / chunk_, 4);
   slots_.resize(n);
   where_.reserve(n * 2);
+  storage_size_ = n * chunk_;
+  void* p = ::mmap(nullptr, storage_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+
+  ::madvise(p, storage_size_, MADV_HUGEPAGE);  // fewer faults where THP is enabled; harmless elsewhere
+  storage_ = static_cast<std::byte*>(p);
+  for (std::size_t i = 0; i < n; ++i) slots_[i].data = storage_ + i * chunk_;
 }
+
+CachedReader::~CachedReader() { ::munmap(storage_, storage_size_); }
 
 void CachedReader::clear() {
   for (auto& s : slots_) { s.index = ~0ULL; s.valid = 0; s.valid_from = 0; }
@@ -36,7 +47,6 @@ Result<const CachedReader::Slot*> CachedReader::chunk(std::uint64_t index) {
   Slot& s = slots_[victim];
   if (s.index != ~0ULL) { where_.erase(s.index); ++stats_.evictions; }
   s.index = ~0ULL;
-  if (!s.data) s.data = std::make_unique<std::byte[]>(chunk_);
 
   std::uint64_t start = index << shift_;
   std::uint64_t end = start + chunk_;
@@ -60,7 +70,7 @@ Result<const CachedReader::Slot*> CachedReader::chunk(std::uint64_t index) {
     }
     end = std::min(end, run_end);
   }
-  auto got = backing_.read_some(RemoteAddr(from), std::span<std::byte>(s.data.get() + (from - start), end - from));
+  auto got = backing_.read_some(RemoteAddr(from), std::span<std::byte>(s.data + (from - start), end - from));
   if (!got.ok()) return got.take_error();
   std::size_t n = *got;
   ++stats_.fetches;
@@ -79,7 +89,7 @@ const std::byte* CachedReader::peek(RemoteAddr addr, std::size_t len) {
   if (off + len > chunk_) return nullptr;
   auto s = chunk(a >> shift_);
   if (!s.ok() || off < (*s)->valid_from || off + len > (*s)->valid) return nullptr;
-  return (*s)->data.get() + off;
+  return (*s)->data + off;
 }
 
 Status CachedReader::read(RemoteAddr addr, std::span<std::byte> out) {
@@ -99,7 +109,7 @@ Status CachedReader::read(RemoteAddr addr, std::span<std::byte> out) {
       continue;
     }
     std::size_t n = std::min(out.size() - done, s->valid - off);
-    std::memcpy(out.data() + done, s->data.get() + off, n);
+    std::memcpy(out.data() + done, s->data + off, n);
     done += n;
   }
   return {};
