@@ -124,9 +124,9 @@ Sampler::~Sampler() = default;
 
 Result<std::unique_ptr<Sampler>> Sampler::attach(pid_t pid, SampleOptions opts) {
   OBJSPY_ASSIGN(ProcessInfo info, inspect_process(pid));
-  (void)info;
   OBJSPY_ASSIGN(MemoryMap map, read_memory_map(pid));
   std::unique_ptr<Sampler> s(new Sampler());
+  s->process_ = info;
   s->opts_ = opts;
   s->impl_ = std::make_unique<Impl>(pid);
   CachedReader cache(s->impl_->live, &map, opts.cache_budget, opts.cache_chunk);

@@ -42,8 +42,41 @@ int main(int argc, char** argv) {
   d->add_flag("--pause", dump.pause, "Hold the target's threads during the census for an exact snapshot (ptrace; never SIGSTOP)");
   d->add_flag("-v,--verbose", dump.verbose, "Print where the layout came from and what was discovered, to stderr");
   d->add_flag("-q,--quiet", dump.quiet, "No summary line on stderr");
+  d->add_flag("--growth", dump.growth, "Show what grew since the previous census of this process (like objgraph.show_growth())");
+  d->add_option("--state", dump.state_path, "State file for --growth (default: under ~/.cache/objspy, keyed by PID and start time)");
   d->add_option("command", dump.command, "Launch mode: the program to start, after --")->expected(-1);
   d->positionals_at_end();
+
+  // Durations: 30s, 5m, 1h, 250ms; a plain number is seconds.
+  const std::map<std::string, double> time_units{{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+  cli::RecordOptions rec;
+  bool rec_qualified = false;
+  auto* r = app.add_subcommand("record", "Take a census every --interval and stream them as NDJSON, one line per sample");
+  r->add_option("-p,--pid", rec.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  r->add_option("-i,--interval", rec.interval_s, "Time between censuses (30s, 5m, ...)")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
+  auto* rdur = r->add_option("-d,--duration", rec.duration_s, "Stop after this long")
+                   ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE));
+  r->add_option("-n,--count", rec.count, "Stop after this many censuses")->check(CLI::PositiveNumber)->excludes(rdur);
+  r->add_option("-o,--output", rec.output, "Append to this file instead of stdout");
+  r->add_option("-l,--limit", rec.render.limit, "Types per sample (0: all)")->capture_default_str();
+  r->add_flag("--qualified", rec_qualified, "Name types module.name");
+  r->add_flag("--pause", rec.pause, "Hold the target during each census");
+
+  std::string diff_a, diff_b;
+  std::size_t diff_limit = 0;
+  auto* df = app.add_subcommand("diff", "Per-type change between two saved censuses (dump --format json or record output)");
+  df->add_option("before", diff_a, "Earlier census")->required()->check(CLI::ExistingFile);
+  df->add_option("after", diff_b, "Later census")->required()->check(CLI::ExistingFile);
+  df->add_option("-l,--limit", diff_limit, "Rows to show (0: all)")->capture_default_str();
+
+  std::string sus_file;
+  std::size_t sus_limit = 10;
+  bool sus_json = false;
+  auto* su = app.add_subcommand("suspects", "Rank types by sustained growth over a recorded series (record output)");
+  su->add_option("file", sus_file, "NDJSON from objspy record")->required()->check(CLI::ExistingFile);
+  su->add_option("-l,--limit", sus_limit, "Rows to show (0: all)")->capture_default_str();
+  su->add_flag("--json", sus_json, "JSON instead of a table");
 
   try {
     app.parse(argc, argv);
@@ -59,6 +92,17 @@ int main(int argc, char** argv) {
     if ((pid_opt->count() > 0) == !dump.command.empty())
       return fail(make_error(Errc::usage, "dump needs either --pid PID or a program to launch after --"));
     auto st = cli::run_dump(dump);
+    if (!st.ok()) return fail(st.error());
+  } else if (r->parsed()) {
+    rec.render.names = rec_qualified ? NameForm::qualified : NameForm::short_name;
+    if (rec.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
+    auto st = cli::run_record(rec);
+    if (!st.ok()) return fail(st.error());
+  } else if (df->parsed()) {
+    auto st = cli::run_diff(diff_a, diff_b, diff_limit);
+    if (!st.ok()) return fail(st.error());
+  } else if (su->parsed()) {
+    auto st = cli::run_suspects(sus_file, sus_limit, sus_json);
     if (!st.ok()) return fail(st.error());
   }
   return 0;

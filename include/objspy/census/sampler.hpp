@@ -7,6 +7,7 @@
 #include "objspy/census/census.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/process/maps.hpp"
+#include "objspy/process/proc.hpp"
 #include "objspy/process/reader.hpp"
 #include "objspy/python/locate.hpp"
 
@@ -32,6 +33,7 @@ class Sampler {
   // One census; retries once if the lists changed under the walk. Err: target_exited, ...
   Result<Census> sample();
   const PythonTarget& target() const { return target_; }
+  const ProcessInfo& process() const { return process_; }
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
@@ -39,6 +41,7 @@ class Sampler {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   PythonTarget target_;
+  ProcessInfo process_;
   SampleOptions opts_;
   std::vector<std::string> notes_;
 };

@@ -26,9 +26,28 @@ struct DumpOptions {
   bool verbose = false;
   bool quiet = false;
   bool pause = false;
+  bool growth = false;     // show what grew since the previous census (state file)
+  std::string state_path;  // default: default_state_path()
 };
 
 Status run_dump(const DumpOptions& o);
+
+struct RecordOptions {
+  pid_t pid = 0;
+  double interval_s = 30;
+  double duration_s = 0;   // 0: until stopped
+  long count = 0;          // 0: until stopped
+  std::string output;      // "" or "-": stdout
+  RenderOptions render{NameForm::short_name, 0};
+  bool pause = false;
+  std::size_t cache_mib = 16;
+};
+// One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
+// target's exit (with a final event line), --duration or --count.
+Status run_record(const RecordOptions& o);
+
+Status run_diff(const std::string& a, const std::string& b, std::size_t limit);
+Status run_suspects(const std::string& file, std::size_t limit, bool json);
 
 // Launch mode: start `argv`, wait for its interpreter and `delay`, hand the PID to `with_pid`,
 // then end the program. Err: launch_failed (cannot start, exited early, no interpreter).

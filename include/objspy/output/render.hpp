@@ -24,3 +24,16 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o);
 std::string render_json(const Census& c, const RenderOptions& o, bool pretty);
 
 }  // namespace objspy
+
+#include "objspy/census/series.hpp"
+
+namespace objspy {
+
+// objgraph.show_growth(): "%-*s%9d %+9d" (name, count now, growth).
+std::string render_growth(const std::vector<Change>& rows);
+// objspy diff: name, before, after, change.
+std::string render_diff(const std::vector<Change>& rows);
+// objspy suspects: a ranked table with the evidence for each row.
+std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, double hours);
+
+}  // namespace objspy

@@ -1,0 +1,58 @@
+// Censuses over time: snapshots read back from objspy's JSON/NDJSON, growth between two,
+// and leak suspects from a series.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "objspy/census/census.hpp"
+#include "objspy/core/result.hpp"
+
+namespace objspy {
+
+// The part of a census that comparisons need, from a live census or a saved document.
+struct Snapshot {
+  pid_t pid = 0;
+  double timestamp = 0;
+  std::uint64_t total = 0;
+  bool complete = true;
+  std::map<std::string, std::uint64_t> counts;  // by name, in the document's name form
+};
+
+Snapshot snapshot_of(const Census& c, NameForm form);
+// One census document (as `dump --format json|ndjson` writes it). Err: io.
+Result<Snapshot> parse_snapshot(const std::string& json_text);
+// Every census line of an NDJSON stream (`record`); event lines are skipped. Err: io.
+Result<std::vector<Snapshot>> parse_series(const std::string& ndjson_text);
+
+struct Change {
+  std::string name;
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+  std::int64_t delta() const { return static_cast<std::int64_t>(after) - static_cast<std::int64_t>(before); }
+};
+
+// Types that grew from `before` to `after`, largest growth first (then name), like
+// objgraph.show_growth() but against the previous census, not a running peak.
+std::vector<Change> growth(const Snapshot& before, const Snapshot& after, std::size_t limit);
+// Every type whose count changed, largest absolute change first.
+std::vector<Change> diff(const Snapshot& before, const Snapshot& after, std::size_t limit);
+
+struct Suspect {
+  std::string name;
+  std::uint64_t first = 0, last = 0;
+  double per_hour = 0;       // least-squares slope
+  double r2 = 0;             // how well a straight line fits
+  double rising = 0;         // fraction of sample-to-sample steps that went up
+  double falling = 0;        // ... that went down
+  double share = 0;          // of all growth between first and last sample
+  double score = 0;
+  std::string confidence;    // high, medium, low
+};
+
+// Rank types by sustained growth: slope × fit × (rising − falling). A type that goes up and
+// down with load scores low even if it ends higher; one that only rises scores high.
+std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit);
+
+}  // namespace objspy

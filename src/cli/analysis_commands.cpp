@@ -1,0 +1,59 @@
+// diff and suspects: offline analysis of saved censuses.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "objspy/cli/commands.hpp"
+#include "objspy/census/series.hpp"
+#include "objspy/core/escape.hpp"
+
+namespace objspy::cli {
+namespace {
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::io, fmt::format("cannot read {}", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void out(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+
+}  // namespace
+
+Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
+  OBJSPY_ASSIGN(std::string ta, read_file(a));
+  OBJSPY_ASSIGN(std::string tb, read_file(b));
+  auto sa = parse_snapshot(ta);
+  if (!sa.ok()) return make_error(Errc::io, fmt::format("{}: {}", a, sa.error().message));
+  auto sb = parse_snapshot(tb);
+  if (!sb.ok()) return make_error(Errc::io, fmt::format("{}: {}", b, sb.error().message));
+  out(render_diff(diff(*sa, *sb, limit)));
+  return {};
+}
+
+Status run_suspects(const std::string& file, std::size_t limit, bool json) {
+  OBJSPY_ASSIGN(std::string text, read_file(file));
+  auto series = parse_series(text);
+  if (!series.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, series.error().message));
+  auto rows = leak_suspects(*series, limit);
+  double hours = series->size() > 1 ? (series->back().timestamp - series->front().timestamp) / 3600.0 : 0;
+  if (json) {
+    nlohmann::json j = {{"samples", series->size()}, {"hours", hours}};
+    auto arr = nlohmann::json::array();
+    for (const auto& s : rows)
+      arr.push_back({{"name", sanitize_utf8(s.name)}, {"first", s.first}, {"last", s.last}, {"per_hour", s.per_hour}, {"fit", s.r2},
+                     {"rising", s.rising}, {"falling", s.falling}, {"share", s.share}, {"score", s.score}, {"confidence", s.confidence}});
+    j["suspects"] = arr;
+    out(j.dump(2, ' ', true) + "\n");
+  } else {
+    out(render_suspects(rows, series->size(), hours));
+  }
+  return {};
+}
+
+}  // namespace objspy::cli
