@@ -1,0 +1,177 @@
+// Leaks over time against a real interpreter: --growth across separate runs, record's NDJSON
+// through SIGTERM and the target's exit, suspects ranking a steady leak above a wave.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+const itest::Interpreter* plain_python() {
+  for (const auto& py : itest::discover().found)
+    if (py.argv.size() == 1 && py.label.find("embedded") == std::string::npos) return &py;
+  return nullptr;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/objspy-itest-XXXXXX";
+  return mkdtemp(tmpl);
+}
+
+std::vector<nlohmann::json> read_ndjson(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    REQUIRE_MESSAGE(!line.empty(), "empty line in NDJSON");
+    out.push_back(nlohmann::json::parse(line));  // throws (fails the test) on a torn line
+  }
+  return out;
+}
+
+long long count_of(const nlohmann::json& census, const std::string& name) {
+  for (const auto& t : census.at("types"))
+    if (t.at("name") == name) return t.at("count").get<long long>();
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("--growth across two separate dump runs shows the right deltas") {
+  for (const auto& py : itest::discover().found) {
+    auto argv = py.argv;
+    argv.push_back(py.script_dir + "/known_heap.py");
+    itest::Target t(argv);
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(120, &err), py.label << ": " << err);
+    std::string dir = temp_dir();
+    std::string state = dir + "/state.json";
+    const std::string pid = std::to_string(t.pid());
+    // First run: no state yet, growth from zero = the counts themselves.
+    auto first = itest::run(itest::objspy({"dump", "--pid", pid, "--growth", "--state", state, "--format", "json", "--limit", "0"}));
+    INFO(py.label << ": " << first.err);
+    REQUIRE(first.exit_code == 0);
+    auto j1 = nlohmann::json::parse(first.out);
+    CHECK(j1.at("growth_since").is_null());
+    long long plain = 0;
+    for (const auto& g : j1.at("growth"))
+      if (g.at("name") == "Plain") plain = g.at("delta").get<long long>();
+    CHECK(plain == 1500);
+    // Second run on an idle target: nothing grew.
+    auto second = itest::run(itest::objspy({"dump", "--pid", pid, "--growth", "--state", state, "--format", "json"}));
+    REQUIRE(second.exit_code == 0);
+    auto j2 = nlohmann::json::parse(second.out);
+    CHECK(j2.at("growth").empty());
+    CHECK(j2.at("growth_since").is_number());
+    std::filesystem::remove_all(dir);
+  }
+  // And on a leaking target, in objgraph's show_growth text: "name count +delta".
+  const auto* py = plain_python();
+  REQUIRE(py);
+  itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"}, {{"LEAK_RATE", "500"}});
+  std::string err;
+  REQUIRE(t.ready_line(60, &err));
+  std::string dir = temp_dir();
+  std::string state = dir + "/s.json";
+  const std::string pid = std::to_string(t.pid());
+  auto a = itest::run(itest::objspy({"dump", "--pid", pid, "--growth", "--state", state, "--format", "json", "--limit", "0"}));
+  REQUIRE(a.exit_code == 0);
+  long long before = count_of(nlohmann::json::parse(a.out), "Leak");
+  usleep(500000);
+  auto b = itest::run(itest::objspy({"dump", "--pid", pid, "--growth", "--state", state, "--limit", "0"}));
+  REQUIRE(b.exit_code == 0);
+  std::istringstream rows(b.out);
+  std::string name;
+  long long count = 0, delta = 0;
+  bool found = false;
+  while (rows >> name >> count >> delta)
+    if (name == "Leak") { found = true; break; }
+  REQUIRE(found);
+  CHECK(delta == count - before);
+  CHECK(delta > 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the target's exit") {
+  const auto* py = plain_python();
+  REQUIRE(py);
+  std::string dir = temp_dir();
+  {  // SIGTERM
+    itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"});
+    std::string err;
+    REQUIRE(t.ready_line(60, &err));
+    std::string out = dir + "/term.ndjson";
+    itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
+    // Wait (bounded) until three samples are on disk, then SIGTERM objspy.
+    for (int i = 0; i < 300; ++i) {
+      std::ifstream f(out);
+      std::string s((std::istreambuf_iterator<char>(f)), {});
+      if (std::count(s.begin(), s.end(), '\n') >= 3) break;
+      usleep(20000);
+    }
+    kill(rec.pid(), SIGTERM);
+    int st = 0;
+    REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    auto lines = read_ndjson(out);
+    CHECK(lines.size() >= 3);
+    for (const auto& l : lines) CHECK(l.contains("types"));
+  }
+  {  // the target exits
+    itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"});
+    std::string err;
+    REQUIRE(t.ready_line(60, &err));
+    std::string out = dir + "/exit.ndjson";
+    itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
+    for (int i = 0; i < 300; ++i) {
+      std::ifstream f(out);
+      std::string s((std::istreambuf_iterator<char>(f)), {});
+      if (std::count(s.begin(), s.end(), '\n') >= 2) break;
+      usleep(20000);
+    }
+    t.kill_now();
+    int st = 0;
+    REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
+    auto lines = read_ndjson(out);
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines.back().at("event") == "target_exited");
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("suspects ranks a steady leak first and an oscillating type below it") {
+  const auto* py = plain_python();
+  REQUIRE(py);
+  itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"}, {{"LEAK_RATE", "100"}, {"WAVE_PERIOD", "0.7"}});
+  std::string err;
+  REQUIRE(t.ready_line(60, &err));
+  std::string dir = temp_dir();
+  std::string out = dir + "/series.ndjson";
+  auto r = itest::run(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "130ms", "--count", "25", "-o", out}), 120);
+  REQUIRE(r.exit_code == 0);
+  auto s = itest::run(itest::objspy({"suspects", out, "--json", "--limit", "0"}));
+  REQUIRE(s.exit_code == 0);
+  auto j = nlohmann::json::parse(s.out);
+  REQUIRE_FALSE(j.at("suspects").empty());
+  CHECK(j.at("suspects")[0].at("name") == "Leak");
+  int leak_rank = -1, wave_rank = 1000;
+  for (std::size_t i = 0; i < j.at("suspects").size(); ++i) {
+    if (j["suspects"][i]["name"] == "Leak") leak_rank = static_cast<int>(i);
+    if (j["suspects"][i]["name"] == "Wave") wave_rank = static_cast<int>(i);
+  }
+  CHECK(leak_rank == 0);
+  CHECK(wave_rank > leak_rank);
+  std::filesystem::remove_all(dir);
+}
