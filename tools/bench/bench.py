@@ -99,10 +99,12 @@ def bench_one(objspy, floor, argv, n, runs):
         time.sleep(sum(walls) / 1000)
         idle = float(t.ask("beat-stop"))
         floors = []
+        t.ask("beat-start")
         for _ in range(runs):
             out = subprocess.run([floor, pid], capture_output=True, text=True, check=True).stdout.split()
             floor_bytes, ms = int(out[0]), float(out[1])
             floors.append(ms)
+        floor_stall = float(t.ask("beat-stop"))
         og = t.ask("objgraph %d" % max(3, runs // 2)).split()
         pauses = []
         for _ in range(max(3, runs // 2)):
@@ -115,7 +117,7 @@ def bench_one(objspy, floor, argv, n, runs):
         return {
             "objects": t.objects, "wall": wall, "cpu": statistics.median(cpus), "rss_mib": max(rss) / 1024,
             "read_mib": read / 2**20, "floor": floor_ms, "floor_mib": floor_bytes / 2**20, "copy_of_read": copy_of_read,
-            "objgraph": float(og[0]), "objgraph_kind": og[1], "stall": stall, "idle": idle,
+            "objgraph": float(og[0]), "objgraph_kind": og[1], "stall": stall, "idle": idle, "floor_stall": floor_stall,
             "pause": statistics.median(pauses),
         }
     finally:
@@ -151,8 +153,8 @@ def main():
             r["label"], r["n"] = label, n
             rows.append(r)
             print("%-14s %8d objects: objspy %.1f ms (floor %.1f ms, copy of read %.1f ms), objgraph %.1f ms, stall %.1f ms "
-                  "(idle %.1f), pause %.1f ms, rss %.1f MiB" % (label, r["objects"], r["wall"], r["floor"], r["copy_of_read"],
-                                                                r["objgraph"], r["stall"], r["idle"], r["pause"], r["rss_mib"]),
+                  "(idle %.1f, during floor copies %.1f), pause %.1f ms, rss %.1f MiB" % (label, r["objects"], r["wall"], r["floor"], r["copy_of_read"],
+                                                                r["objgraph"], r["stall"], r["idle"], r["floor_stall"], r["pause"], r["rss_mib"]),
                   file=sys.stderr, flush=True)
     table = render(rows, sizes, a.runs)
     print(table)
@@ -179,14 +181,16 @@ def render(rows, sizes, runs):
            "objspy actually read. *objgraph* is `show_most_common_types()` run inside the target "
            "(Debian's python3-objgraph), the target paused meanwhile. *stall* is the target's longest "
            "heartbeat gap (1 ms sleeps) during objspy's censuses minus its longest gap over idle windows "
-           "of the same total length. *pause* is how long `--pause` held the target.", "",
+           "of the same total length; *copy stall* is the same measured while the floor tool copies the "
+           "whole heap (also one process per run), a control for what any reader costs on this machine. "
+           "*pause* is how long `--pause` held the target.", "",
            "| interpreter | objects | objspy ms | CPU ms | floor ms (MiB) | read MiB | objspy / copy of read | "
-           "objgraph ms | objgraph / objspy | stall − idle ms | pause ms | pause / copy of read | RSS MiB | RSS MiB per M objects |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "objgraph ms | objgraph / objspy | stall − idle ms | copy stall − idle ms | pause ms | pause / copy of read | RSS MiB | RSS MiB per M objects |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append("| %s | %d | %.1f | %.1f | %.1f (%.0f) | %.0f | %.2f | %.1f | %.1f× | %.1f | %.1f | %.2f | %.1f | %.1f |" % (
+        out.append("| %s | %d | %.1f | %.1f | %.1f (%.0f) | %.0f | %.2f | %.1f | %.1f× | %.1f | %.1f | %.1f | %.2f | %.1f | %.1f |" % (
             r["label"], r["objects"], r["wall"], r["cpu"], r["floor"], r["floor_mib"], r["read_mib"],
-            r["wall"] / r["copy_of_read"], r["objgraph"], r["objgraph"] / r["wall"], r["stall"] - r["idle"], r["pause"],
+            r["wall"] / r["copy_of_read"], r["objgraph"], r["objgraph"] / r["wall"], r["stall"] - r["idle"], r["floor_stall"] - r["idle"], r["pause"],
             r["pause"] / r["copy_of_read"], r["rss_mib"], r["rss_mib"] / (r["objects"] / 1e6)))
     # Linearity: 3M vs 1M per interpreter.
     lin = []
