@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# Set up everything (apt packages, the sid chroot), build, and run every test: unit tests
-# over synthetic memory, and integration tests against every interpreter on the machine.
+# Set up everything (apt packages, the sid chroot), build, and run every test:
+#   1. unit tests over synthetic memory and integration tests against every interpreter on
+#      the machine (release build);
+#   2. the same suite built with AddressSanitizer + UBSan;
+#   3. a short run of each libFuzzer harness (tools/fuzz.sh; longer runs: tools/fuzz.sh 600).
+# OBJSPY_QUICK=1 runs step 1 only.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/tools/setup.sh" --chroot
-cd "${OBJSPY_BUILD_DIR:-$here/build}"
-ctest --output-on-failure --timeout 1800
+build=${OBJSPY_BUILD_DIR:-$here/build}
+(cd "$build" && ctest --output-on-failure --timeout 1800)
+[ "${OBJSPY_QUICK:-0}" = 1 ] && exit 0
+
+echo "== ASan + UBSan build of the whole test suite" >&2
+asan="$here/build-asan"
+cmake -S "$here" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOBJSPY_SANITIZE=ON >/dev/null
+ninja -C "$asan" >&2
+# The exit-mid-read test preloads a shim before the ASan runtime; that order is intended.
+(cd "$asan" && ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   ctest --output-on-failure --timeout 1800)
+
+echo "== fuzzers (short run)" >&2
+"$here/tools/fuzz.sh" "${OBJSPY_FUZZ_SECONDS:-20}"

@@ -32,6 +32,7 @@ class Heap {
   // A GC object of `type` appended to list `gen` (0-2, 3 = permanent). Returns its PyGC_Head.
   RemoteAddr add_object(RemoteAddr type, int gen);
   void finish();  // writes runtime/interpreter pointers
+  std::uint64_t used() const { return next_ - kBase; }
 
   objspy::SyntheticMemory mem;
   objspy::MemoryMap map;
