@@ -162,3 +162,41 @@ TEST_CASE("launch mode starts the program, prints its census and ends it") {
   auto early = itest::run(itest::objspy({"dump", "--", "sh", "-c", "exit 3"}));
   check_one_line_error(early, kLaunchFailed, "exited with status 3");
 }
+
+TEST_CASE("a binary deleted or replaced on disk after start is still read") {
+  if (access("/usr/bin/python3.11", X_OK) != 0) { MESSAGE("SKIPPED: no /usr/bin/python3.11"); return; }
+  char tmpl[] = "/tmp/objspy-deleted-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  for (const char* how : {"deleted", "replaced"}) {
+    std::string exe = dir + "/python3.11";
+    REQUIRE(itest::run({"cp", "/usr/bin/python3.11", exe}).exit_code == 0);
+    itest::Target t({exe, itest::source_dir() + "/tests/targets/known_heap.py"});
+    std::string err;
+    REQUIRE(t.ready_line(60, &err));
+    unlink(exe.c_str());
+    if (std::string(how) == "replaced") std::ofstream(exe) << "#!/bin/sh\nnot python any more\n";
+    auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid()), "--format", "json"}));
+    INFO(how << ": " << r.err);
+    CHECK(r.exit_code == 0);
+    if (r.exit_code == 0) CHECK(nlohmann::json::parse(r.out).at("total_objects").get<long long>() > 1000);
+    unlink(exe.c_str());
+  }
+  rmdir(dir.c_str());
+}
+
+TEST_CASE("a target whose _Py_DebugOffsets lie is refused with the field named") {
+  int tested = 0;
+  for (const auto& py : itest::discover().found) {
+    if (std::stoi(py.expect_minor.substr(2)) < 13) continue;
+    auto argv = py.argv;
+    argv.push_back(py.script_dir + "/lying_offsets.py");
+    itest::Target t(argv);
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(60, &err), py.label << ": " << err);
+    auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid())}));
+    INFO(py.label);
+    check_one_line_error(r, 10, "interpreter_state.gc");
+    ++tested;
+  }
+  if (!tested) MESSAGE("SKIPPED: no Python 3.13+ found");
+}
