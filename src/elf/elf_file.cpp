@@ -5,6 +5,7 @@
 #include <libelf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -58,12 +59,17 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
     return make_error(Errc::unsupported_version, fmt::format("{} is not an x86-64 ELF file (objspy reads 64-bit x86 targets)", path));
   f.exec_ = ehdr.e_type == ET_EXEC;
 
+  // Counts in the headers are untrusted (a file in a hostile container): never iterate more
+  // entries than the file could hold, and stop at the first one libelf cannot read.
+  std::size_t file_size = 0;
+  elf_rawfile(elf, &file_size);
   std::size_t nph = 0;
-  elf_getphdrnum(elf, &nph);
+  if (elf_getphdrnum(elf, &nph) != 0) nph = 0;
+  nph = std::min(nph, file_size / sizeof(Elf64_Phdr));
   bool have_first = false;
   for (std::size_t i = 0; i < nph; ++i) {
     GElf_Phdr ph;
-    if (!gelf_getphdr(elf, static_cast<int>(i), &ph)) continue;
+    if (!gelf_getphdr(elf, static_cast<int>(i), &ph)) break;
     if (ph.p_type == PT_LOAD) {
       f.impl_->loads.push_back(ph);
       if (!have_first && ph.p_offset < 4096) {
@@ -89,7 +95,7 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
     }
     if (sh.sh_type == SHT_DYNAMIC) {
       Elf_Data* d = elf_getdata(scn, nullptr);
-      for (std::size_t k = 0; d && sh.sh_entsize && k < sh.sh_size / sh.sh_entsize; ++k) {
+      for (std::size_t k = 0; d && sh.sh_entsize && k < std::min<std::size_t>(sh.sh_size, d->d_size) / sh.sh_entsize; ++k) {
         GElf_Dyn dyn;
         if (!gelf_getdyn(d, static_cast<int>(k), &dyn)) break;
         if (dyn.d_tag == DT_SONAME) {
@@ -101,7 +107,7 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
     if (sh.sh_type != SHT_DYNSYM && sh.sh_type != SHT_SYMTAB) continue;
     Elf_Data* d = elf_getdata(scn, nullptr);
     if (!d || sh.sh_entsize == 0) continue;
-    std::size_t count = sh.sh_size / sh.sh_entsize;
+    std::size_t count = std::min<std::size_t>(sh.sh_size, d->d_size) / sh.sh_entsize;
     for (std::size_t k = 0; k < count; ++k) {
       GElf_Sym sym;
       if (!gelf_getsym(d, static_cast<int>(k), &sym)) break;
