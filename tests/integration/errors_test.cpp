@@ -105,8 +105,13 @@ TEST_CASE("permission denied names the missing capability") {
   itest::Target t(argv);
   std::string err;
   REQUIRE(t.ready_line(60, &err));
-  // objspy as an unprivileged user (nobody) against root's process.
-  auto r = itest::run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", OBJSPY_BINARY, "dump", "--pid",
+  // objspy as an unprivileged user of the test's own against root's process.
+  std::string uid = "65534";
+  if (itest::run({"id", "-u", "objspy-test"}).exit_code != 0) itest::run({"useradd", "--system", "--no-create-home", "objspy-test"});
+  auto id = itest::run({"id", "-u", "objspy-test"});
+  if (id.exit_code == 0) uid = id.out.substr(0, id.out.find('\n'));
+  else MESSAGE("useradd failed; running as nobody instead");
+  auto r = itest::run({"setpriv", "--reuid=" + uid, "--regid=65534", "--clear-groups", "--inh-caps=-all", OBJSPY_BINARY, "dump", "--pid",
                        std::to_string(t.pid())});
   check_one_line_error(r, kPermission, "CAP_SYS_PTRACE");
   CHECK(r.err.find("--cap-add SYS_PTRACE") != std::string::npos);

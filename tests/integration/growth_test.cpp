@@ -16,12 +16,6 @@
 
 namespace {
 
-const itest::Interpreter* plain_python() {
-  for (const auto& py : itest::discover().found)
-    if (py.argv.size() == 1 && py.label.find("embedded") == std::string::npos) return &py;
-  return nullptr;
-}
-
 std::string temp_dir() {
   char tmpl[] = "/tmp/objspy-itest-XXXXXX";
   return mkdtemp(tmpl);
@@ -75,7 +69,7 @@ TEST_CASE("--growth across two separate dump runs shows the right deltas") {
     std::filesystem::remove_all(dir);
   }
   // And on a leaking target, in objgraph's show_growth text: "name count +delta".
-  const auto* py = plain_python();
+  const auto* py = itest::plain_python();
   REQUIRE(py);
   itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"}, {{"LEAK_RATE", "500"}});
   std::string err;
@@ -102,7 +96,7 @@ TEST_CASE("--growth across two separate dump runs shows the right deltas") {
 }
 
 TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the target's exit") {
-  const auto* py = plain_python();
+  const auto* py = itest::plain_python();
   REQUIRE(py);
   std::string dir = temp_dir();
   {  // SIGTERM
@@ -111,13 +105,7 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
     REQUIRE(t.ready_line(60, &err));
     std::string out = dir + "/term.ndjson";
     itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
-    // Wait (bounded) until three samples are on disk, then SIGTERM objspy.
-    for (int i = 0; i < 300; ++i) {
-      std::ifstream f(out);
-      std::string s((std::istreambuf_iterator<char>(f)), {});
-      if (std::count(s.begin(), s.end(), '\n') >= 3) break;
-      usleep(20000);
-    }
+    REQUIRE(itest::wait_for_lines(out, 3, 30));  // three samples on disk, then SIGTERM objspy
     kill(rec.pid(), SIGTERM);
     int st = 0;
     REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
@@ -133,12 +121,7 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
     REQUIRE(t.ready_line(60, &err));
     std::string out = dir + "/exit.ndjson";
     itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
-    for (int i = 0; i < 300; ++i) {
-      std::ifstream f(out);
-      std::string s((std::istreambuf_iterator<char>(f)), {});
-      if (std::count(s.begin(), s.end(), '\n') >= 2) break;
-      usleep(20000);
-    }
+    REQUIRE(itest::wait_for_lines(out, 2, 30));
     t.kill_now();
     int st = 0;
     REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
@@ -152,7 +135,7 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
 }
 
 TEST_CASE("suspects ranks a steady leak first and an oscillating type below it") {
-  const auto* py = plain_python();
+  const auto* py = itest::plain_python();
   REQUIRE(py);
   itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"}, {{"LEAK_RATE", "100"}, {"WAVE_PERIOD", "0.7"}});
   std::string err;

@@ -36,12 +36,6 @@ bool no_thread_stopped(pid_t pid) {
   return true;
 }
 
-const itest::Interpreter* plain_python() {
-  for (const auto& py : itest::discover().found)
-    if (py.argv.size() == 1 && py.label.find("embedded") == std::string::npos) return &py;
-  return nullptr;
-}
-
 }  // namespace
 
 TEST_CASE("--pause gives a complete census of a busy target and resumes it") {
@@ -63,7 +57,7 @@ TEST_CASE("--pause gives a complete census of a busy target and resumes it") {
 }
 
 TEST_CASE("SIGKILL of objspy in the middle of --pause leaves the target running") {
-  const auto* py = plain_python();
+  const auto* py = itest::plain_python();
   REQUIRE(py);
   for (int kill_at : {1, 10, 40}) {  // the first read in the pause, mid-walk, late
     auto argv = py->argv;

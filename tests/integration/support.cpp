@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -115,6 +116,23 @@ const Discovery& discover() {
 }
 
 std::string source_dir() { return OBJSPY_SOURCE_DIR; }
+
+const Interpreter* plain_python() {
+  for (const auto& py : discover().found)
+    if (py.argv.size() == 1 && py.label.find("embedded") == std::string::npos) return &py;
+  return nullptr;
+}
+
+bool wait_for_lines(const std::string& path, std::size_t lines, double timeout_s) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream f(path);
+    std::string s((std::istreambuf_iterator<char>(f)), {});
+    if (static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')) >= lines) return true;
+    usleep(20000);
+  }
+  return false;
+}
 
 std::vector<std::string> objspy(std::vector<std::string> args) {
   args.insert(args.begin(), OBJSPY_BINARY);

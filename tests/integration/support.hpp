@@ -30,6 +30,10 @@ struct Discovery {
   std::vector<Interpreter> unsupported;  // Python 2.7, 3.6, 3.7: must be refused clearly
 };
 const Discovery& discover();
+// The first interpreter run directly (not through chroot or the embedding host).
+const Interpreter* plain_python();
+// Wait (bounded by timeout_s) until `path` holds at least `lines` complete lines.
+bool wait_for_lines(const std::string& path, std::size_t lines, double timeout_s);
 
 struct CommandResult {
   int exit_code = -1;

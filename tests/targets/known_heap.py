@@ -111,7 +111,7 @@ if HOSTILE:
     Evil = type("Evil\x1b]0;pwned\x07\x1b[31mRed\x1b[0m", (), {})
     Newline = type("line1\nline2\rline3", (), {})
     Bidi = type("abc\u202edcba", (), {})
-    Long = type("L" * 200000, (), {})
+    Long = type("L" * 2000000, (), {})  # 2 MB
     keep += [Evil(), Evil(), Newline(), Bidi(), Bidi(), Bidi(), Long()]
 
 
