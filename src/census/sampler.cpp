@@ -22,11 +22,13 @@ double now_unix() {
 }
 
 // A collection in progress rewrites _gc_prev and moves objects between lists (some onto
-// lists on the collector's stack). Wait briefly for it to end; report it if it does not.
-Result<bool> wait_for_quiet_gc(MemoryReader& fresh, const GcState& s) {
+// lists on the collector's stack). Wait briefly for it to end (not while the target is
+// held: it cannot end then); report it if it does not.
+Result<bool> wait_for_quiet_gc(MemoryReader& fresh, const GcState& s, bool target_held) {
   for (int i = 0; i < 50; ++i) {
     OBJSPY_ASSIGN(std::uint32_t collecting, fresh.u32(s.collecting));
     if (collecting == 0) return true;
+    if (target_held) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
@@ -34,7 +36,8 @@ Result<bool> wait_for_quiet_gc(MemoryReader& fresh, const GcState& s) {
 
 }  // namespace
 
-Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime) {
+Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
+                           bool target_held) {
   Census c;
   c.python_version = layout.version.str();
   c.python_hexversion = layout.version.hex();
@@ -54,11 +57,11 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   TypeCounter counts, frozen;
   for (const auto& s : interps.gc_states) {
     InterpreterStat is;
-    is.id = s.interpreter_id;
-    OBJSPY_ASSIGN(bool quiet, wait_for_quiet_gc(fresh, s));
+    is.index = s.interpreter_index;
+    OBJSPY_ASSIGN(bool quiet, wait_for_quiet_gc(fresh, s, target_held));
     if (!quiet) {
       c.walk.complete = false;
-      c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", s.interpreter_id));
+      c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", s.interpreter_index));
     }
     for (std::size_t gen = 0; gen < 4; ++gen) {
       RemoteAddr head = gen < 3 ? s.heads[gen] : s.permanent;
@@ -74,8 +77,8 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
       if (!r.complete) {
         c.walk.complete = false;
         const char* which = gen < 3 ? "generation" : "permanent generation";
-        c.walk.warnings.push_back(gen < 3 ? fmt::format("interpreter {}, {} {}: {}", s.interpreter_id, which, gen, r.problem)
-                                          : fmt::format("interpreter {}, {}: {}", s.interpreter_id, which, r.problem));
+        c.walk.warnings.push_back(gen < 3 ? fmt::format("interpreter {}, {} {}: {}", s.interpreter_index, which, gen, r.problem)
+                                          : fmt::format("interpreter {}, {}: {}", s.interpreter_index, which, r.problem));
       }
       if (gen < 3) {
         is.generations[gen] = added;
@@ -167,7 +170,7 @@ Result<Census> Sampler::sample() {
     }
     std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
     CachedReader cache(impl_->live, &*map, opts_.cache_budget, opts_.cache_chunk);
-    last = take_census(cache, impl_->live, &*map, target_.layout, target_.image.runtime);
+    last = take_census(cache, impl_->live, &*map, target_.layout, target_.image.runtime, pause != nullptr);
     double pause_ms = -1;
     if (pause) {
       pause->resume();

@@ -1,7 +1,6 @@
 #include <cstdio>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "objspy/census/sampler.hpp"
 #include "objspy/cli/state_file.hpp"
@@ -26,7 +25,11 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
     for (const auto& n : sampler->notes()) note(n);
   }
   OBJSPY_ASSIGN(Census c, sampler->sample());
-  RenderOptions r = o.render;
+  const RenderOptions& r = o.render;
+  RenderOptions all = r;
+  all.limit = 0;
+  const RenderOptions& json_opts = o.limit_given ? r : all;  // JSON lists every type by default
+  const bool pretty = o.format == Format::json;
   std::string out;
   if (o.growth) {
     // Like objgraph.show_growth(), against the census the previous run saved. The state is
@@ -34,32 +37,12 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
     std::string path = o.state_path.empty() ? default_state_path(pid, sampler->process().start_time, r.names) : o.state_path;
     OBJSPY_ASSIGN(StateFile state, StateFile::open(path));
     OBJSPY_ASSIGN(auto previous, state.load());
-    RenderOptions all = r;
-    all.limit = 0;
-    std::string doc = render_json(c, all, false);
-    Snapshot now = snapshot_of(c, r.names);
     if (!previous) note(fmt::format("no previous census in {}: growth is counted from zero", path));
-    auto rows = growth(previous ? *previous : Snapshot{}, now, r.limit);
-    if (o.format == Format::table) {
-      out = render_growth(rows);
-    } else {
-      auto j = census_to_json(c, o.limit_given ? r : all);
-      auto arr = nlohmann::json::array();
-      for (const auto& g : rows) arr.push_back({{"name", sanitize_utf8(g.name)}, {"count", g.after}, {"delta", g.delta()}});
-      j["growth"] = arr;
-      j["growth_since"] = previous ? nlohmann::json(previous->timestamp) : nlohmann::json(nullptr);
-      out = j.dump(o.format == Format::json ? 2 : -1, ' ', true) + "\n";
-    }
-    if (c.walk.complete) OBJSPY_TRY(state.save(doc));  // an incomplete census is not a baseline
+    auto rows = growth(previous ? *previous : Snapshot{}, snapshot_of(c, r.names), r.limit);
+    out = o.format == Format::table ? render_growth(rows) : render_growth_json(c, json_opts, rows, previous ? &*previous : nullptr, pretty);
+    if (c.walk.complete) OBJSPY_TRY(state.save(render_json(c, all, false)));  // an incomplete census is not a baseline
   } else {
-    switch (o.format) {
-      case Format::table: out = render_table(c, r); break;
-      case Format::json:
-      case Format::ndjson:
-        if (!o.limit_given) r.limit = 0;
-        out = render_json(c, r, o.format == Format::json);
-        break;
-    }
+    out = o.format == Format::table ? render_table(c, r) : render_json(c, json_opts, pretty);
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);

@@ -16,7 +16,7 @@ namespace objspy {
 namespace {
 
 // The only symbols objspy reads; indexing just these keeps opening a big libpython cheap.
-constexpr std::array<std::string_view, 4> kWanted = {"_PyRuntime", "Py_Version", "Py_GetVersion", "_Py_DebugOffsets"};
+constexpr std::array<std::string_view, 2> kWanted = {"_PyRuntime", "Py_Version"};
 
 bool wanted(std::string_view name) {
   for (auto w : kWanted)
@@ -29,7 +29,6 @@ bool wanted(std::string_view name) {
 struct ElfFile::Impl {
   int fd = -1;
   Elf* elf = nullptr;
-  std::vector<GElf_Phdr> loads;
   ~Impl() {
     if (elf) elf_end(elf);
     if (fd >= 0) ::close(fd);
@@ -71,7 +70,6 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
     GElf_Phdr ph;
     if (!gelf_getphdr(elf, static_cast<int>(i), &ph)) break;
     if (ph.p_type == PT_LOAD) {
-      f.impl_->loads.push_back(ph);
       if (!have_first && ph.p_offset < 4096) {
         f.first_load_vaddr_ = ph.p_vaddr & ~std::uint64_t{4095};
         have_first = true;
@@ -85,14 +83,7 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
     GElf_Shdr sh;
     if (!gelf_getshdr(scn, &sh)) continue;
     const char* name = elf_strptr(elf, shstrndx, sh.sh_name);
-    if (name) f.sections_[name] = ElfSection{sh.sh_addr, sh.sh_size, sh.sh_offset, sh.sh_type != SHT_NOBITS};
-    if (sh.sh_type == SHT_NOTE && name && std::string_view(name) == ".note.gnu.build-id") {
-      Elf_Data* d = elf_getdata(scn, nullptr);
-      if (d && d->d_size > 16) {
-        const auto* p = static_cast<const unsigned char*>(d->d_buf);
-        for (std::size_t k = 16; k < d->d_size; ++k) f.build_id_ += fmt::format("{:02x}", p[k]);
-      }
-    }
+    if (name) f.sections_[name] = ElfSection{sh.sh_addr, sh.sh_size, sh.sh_offset};
     if (sh.sh_type == SHT_DYNAMIC) {
       Elf_Data* d = elf_getdata(scn, nullptr);
       for (std::size_t k = 0; d && sh.sh_entsize && k < std::min<std::size_t>(sh.sh_size, d->d_size) / sh.sh_entsize; ++k) {
@@ -131,17 +122,6 @@ std::optional<ElfSection> ElfFile::section(std::string_view name) const {
   auto it = sections_.find(name);
   if (it == sections_.end()) return std::nullopt;
   return it->second;
-}
-
-std::optional<std::vector<std::byte>> ElfFile::read_vaddr(std::uint64_t vaddr, std::size_t len) const {
-  for (const auto& ph : impl_->loads) {
-    if (vaddr < ph.p_vaddr || vaddr + len > ph.p_vaddr + ph.p_filesz) continue;
-    std::vector<std::byte> out(len);
-    off_t off = static_cast<off_t>(ph.p_offset + (vaddr - ph.p_vaddr));
-    if (::pread(impl_->fd, out.data(), len, off) != static_cast<ssize_t>(len)) return std::nullopt;
-    return out;
-  }
-  return std::nullopt;
 }
 
 }  // namespace objspy

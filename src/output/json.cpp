@@ -20,7 +20,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   j["frozen"] = c.frozen;
   json interps = json::array();
   for (const auto& i : c.interpreters)
-    interps.push_back({{"id", i.id}, {"objects", i.objects}, {"generations", i.generations}, {"frozen", i.frozen}});
+    interps.push_back({{"index", i.index}, {"objects", i.objects}, {"generations", i.generations}, {"frozen", i.frozen}});
   j["interpreters"] = interps;
   auto rows = most_common(c, o.names, 0);
   j["types_total"] = rows.size();
@@ -40,6 +40,17 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   j["bytes_read"] = c.bytes_read;
   j["read_calls"] = c.read_calls;
   return j;
+}
+
+std::string render_growth_json(const Census& c, const RenderOptions& o, const std::vector<Change>& rows, const Snapshot* previous,
+                               bool pretty) {
+  using nlohmann::json;
+  json j = census_to_json(c, o);
+  json arr = json::array();
+  for (const auto& g : rows) arr.push_back({{"name", sanitize_utf8(g.name)}, {"count", g.after}, {"delta", g.delta()}});
+  j["growth"] = arr;
+  j["growth_since"] = previous ? json(previous->timestamp) : json(nullptr);
+  return j.dump(pretty ? 2 : -1, ' ', true) + "\n";
 }
 
 std::string render_json(const Census& c, const RenderOptions& o, bool pretty) {

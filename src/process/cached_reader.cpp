@@ -26,13 +26,6 @@ CachedReader::CachedReader(MemoryReader& backing, const MemoryMap* map, std::siz
 
 CachedReader::~CachedReader() { ::munmap(storage_, storage_size_); }
 
-void CachedReader::clear() {
-  for (auto& s : slots_) { s.index = ~0ULL; s.valid = 0; s.valid_from = 0; }
-  where_.clear();
-  last_ = nullptr;
-  next_victim_ = 0;
-}
-
 Result<const CachedReader::Slot*> CachedReader::chunk(std::uint64_t index) {
   if (last_ && last_->index == index) { ++stats_.hits; return last_; }
   if (auto it = where_.find(index); it != where_.end()) {

@@ -87,8 +87,7 @@ Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, const Memory
 Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime) {
   Interpreters out;
   OBJSPY_ASSIGN(RemoteAddr head, mem.ptr(runtime + l.rt_interpreters_head));
-  // interpreters.main follows interpreters.head in every version 3.8-3.15.
-  OBJSPY_ASSIGN(out.main, mem.ptr(runtime + l.rt_interpreters_head + 8));
+  OBJSPY_ASSIGN(out.main, mem.ptr(runtime + l.rt_interpreters_main));
   if (head.null())
     return make_error(Errc::not_python, "the Python runtime is not initialised (no interpreter yet, or already finalised)");
   std::set<std::uint64_t> seen;
@@ -116,9 +115,9 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
       return make_error(Errc::corrupt_target,
                         fmt::format("no valid GC state in interpreter {:#x} (Python {}: offsets do not match this build)", interp.value(),
                                     l.version.str()));
+    if (!gc_seen.insert(state->base.value()).second) continue;  // found by scan: shared all the same
     if (!note.empty()) out.notes.push_back(note);
-    gc_seen.insert(state->base.value());
-    state->interpreter_id = interp == out.main ? 0 : static_cast<std::int64_t>(out.gc_states.size() + 1);
+    state->interpreter_index = interp == out.main ? 0 : static_cast<std::int64_t>(out.gc_states.size() + 1);
     out.gc_states.push_back(*state);
   }
   return out;

@@ -9,57 +9,45 @@ namespace objspy {
 
 TypeCounter::TypeCounter() { slots_.resize(1024); }
 
-void TypeCounter::clear() {
-  std::fill(slots_.begin(), slots_.end(), Entry{});
-  used_ = 0;
-  total_ = 0;
-  last_ = nullptr;
-  last_type_ = 0;
+TypeCounter::Entry* TypeCounter::probe(std::uint64_t type) {
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = static_cast<std::size_t>((type >> 4) * 0x9E3779B97F4A7C15ULL >> 20) & mask;
+  while (slots_[i].type && slots_[i].type != type) i = (i + 1) & mask;
+  return &slots_[i];
 }
 
 void TypeCounter::grow() {
   std::vector<Entry> old(slots_.size() * 2);
   old.swap(slots_);
-  used_ = 0;
   last_ = nullptr;
-  last_type_ = 0;
-  std::uint64_t keep_total = total_;
   for (const auto& e : old)
-    if (e.type) add(e.type, e.count);
-  total_ = keep_total;
+    if (e.type) *probe(e.type) = e;
 }
 
 bool TypeCounter::bump(std::uint64_t type) {
-  if (type == last_type_ && last_) { ++last_->count; ++total_; return true; }
-  std::size_t mask = slots_.size() - 1;
-  std::size_t i = static_cast<std::size_t>((type >> 4) * 0x9E3779B97F4A7C15ULL >> 20) & mask;
-  while (slots_[i].type) {
-    if (slots_[i].type == type) {
-      ++slots_[i].count;
-      ++total_;
-      last_type_ = type;
-      last_ = &slots_[i];
-      return true;
-    }
-    i = (i + 1) & mask;
+  if (!last_ || last_->type != type) {
+    Entry* e = probe(type);
+    if (!e->type) return false;
+    last_ = e;
   }
-  return false;
+  ++last_->count;
+  ++total_;
+  return true;
 }
 
 void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
-  total_ += n;
-  if (type == last_type_ && last_) { last_->count += n; return; }
-  std::size_t mask = slots_.size() - 1;
-  std::size_t i = static_cast<std::size_t>((type >> 4) * 0x9E3779B97F4A7C15ULL >> 20) & mask;
-  while (slots_[i].type && slots_[i].type != type) i = (i + 1) & mask;
-  if (!slots_[i].type) {
-    if ((used_ + 1) * 2 > slots_.size()) { total_ -= n; grow(); add(type, n); return; }
-    slots_[i].type = type;
+  Entry* e = probe(type);
+  if (!e->type) {
+    if ((used_ + 1) * 2 > slots_.size()) {
+      grow();
+      e = probe(type);
+    }
+    e->type = type;
     ++used_;
   }
-  slots_[i].count += n;
-  last_type_ = type;
-  last_ = &slots_[i];
+  e->count += n;
+  total_ += n;
+  last_ = e;
 }
 
 Result<bool> TypeValidator::valid(RemoteAddr type) {

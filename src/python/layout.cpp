@@ -40,7 +40,7 @@ Result<Layout> builtin_layout(const PyVersion& v) {
   const bool pre312 = v.minor < 12;
   l.str.ascii_size = pre312 ? 48 : 40;         // 3.12 dropped wstr
   l.str.compact_size = pre312 ? 72 : 56;
-  l.dict_keys_kind = v.minor < 11 ? DictKeysKind::v38 : DictKeysKind::v311;
+  if (v.minor < 11) l.dict_keys_object = DictKeysLayout{false, 8, 32, 40};  // dk_size, dk_nentries, indices
   l.long_has_lv_tag = v.minor >= 12;
   l.gc = classic_gc();
   switch (v.minor) {
@@ -136,6 +136,8 @@ Result<Layout> builtin_layout(const PyVersion& v) {
     default:
       break;
   }
+  // interpreters.main follows interpreters.head in every version 3.8-3.15.
+  l.rt_interpreters_main = l.rt_interpreters_head + 8;
   return l;
 }
 
@@ -148,6 +150,7 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
     return make_error(Errc::corrupt_target, fmt::format("unexpected PyObject layout in _Py_DebugOffsets (size {}, ob_type {})", d.pyobject_size, d.ob_type));
   l.source = "_Py_DebugOffsets + built-in table";
   l.rt_interpreters_head = d.interpreters_head;
+  l.rt_interpreters_main = d.interpreters_head + 8;  // not published; adjacent in 3.13-3.15
   l.interp_next = d.interp_next;
   l.interp_gc = d.interp_gc;
   l.interp_sysdict = d.interp_sysdict;

@@ -51,6 +51,11 @@ Result<PyVersion> detect_version(const PythonImage& img, const ElfFile& elf, Mem
                     fmt::format("{} holds _PyRuntime but objspy cannot tell its Python version (no Py_Version symbol, no version in the file name)", img.path));
 }
 
+Error unsupported(pid_t pid, const PyVersion& v) {
+  return make_error(Errc::unsupported_version, fmt::format("process {} runs Python {}, which objspy does not support (it reads CPython 3.{} to 3.{})",
+                                                           pid, v.str(), kMinMinor, kMaxMinor));
+}
+
 }  // namespace
 
 Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader& mem) {
@@ -78,6 +83,7 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     if (auto s = elf->symbol("Py_Version")) img.py_version = RemoteAddr(img.load_bias + s->value);
 
     OBJSPY_ASSIGN(PyVersion version, detect_version(img, *elf, mem));
+    if (!minor_supported(version)) return unsupported(pid, version);  // 3.7 has _PyRuntime too
     OBJSPY_ASSIGN(Layout layout, builtin_layout(version));
     if (has_debug_offsets(version)) {
       std::vector<std::byte> block(debug_offsets_block_size(version.minor));
@@ -91,10 +97,7 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     }
     return PythonTarget{pid, std::move(img), std::move(layout)};
   }
-  if (old_python)
-    return make_error(Errc::unsupported_version,
-                      fmt::format("process {} runs Python {}, which objspy does not support (it reads CPython 3.{} to 3.{})", pid,
-                                  old_python->str(), kMinMinor, kMaxMinor));
+  if (old_python) return unsupported(pid, *old_python);
   if (first_problem) return *first_problem;
   return make_error(Errc::not_python, fmt::format("process {} is not a Python process: no mapped file holds _PyRuntime", pid));
 }

@@ -80,31 +80,28 @@ Result<std::optional<RemoteAddr>> ObjectReader::dict_get(RemoteAddr dict, std::s
   if (!is_dict) return not_a("dict", dict);
   OBJSPY_ASSIGN(RemoteAddr keys, mem_.ptr(dict + l_.dict_keys));
   OBJSPY_ASSIGN(RemoteAddr values, mem_.ptr(dict + l_.dict_values));
-  if (keys.null()) return std::optional<RemoteAddr>{};
-  std::uint64_t nentries = 0;
-  RemoteAddr entries;
+  // Null keys, or a split table (never a type's or module's dict): nothing to find.
+  if (keys.null() || !values.null()) return std::optional<RemoteAddr>{};
+  const DictKeysLayout& kl = l_.dict_keys_object;
+  OBJSPY_ASSIGN(std::uint64_t nentries, mem_.u64(keys + kl.nentries));
+  OBJSPY_ASSIGN(std::uint64_t size_word, mem_.u64(keys + kl.size));
+  std::uint64_t index_bytes = 0;
   std::uint64_t entry_size = 24;  // hash, key, value
   std::uint64_t key_off = 8, value_off = 16;
-  if (l_.dict_keys_kind == DictKeysKind::v38) {
-    // 3.8-3.10: dk_size at 8, dk_nentries at 32, indices at 40 (width by dk_size).
-    OBJSPY_ASSIGN(std::uint64_t size, mem_.u64(keys + 8));
-    OBJSPY_ASSIGN(nentries, mem_.u64(keys + 32));
+  if (kl.log2_sizes) {
+    unsigned log2_index_bytes = (size_word >> 8) & 0xFF;
+    unsigned kind = (size_word >> 16) & 0xFF;
+    if (log2_index_bytes > 40 || kind > 2) return not_a("dict (keys header)", dict);
+    index_bytes = 1ULL << log2_index_bytes;
+    if (kind != 0) { entry_size = 16; key_off = 0; value_off = 8; }  // str keys: key, value
+  } else {
+    std::uint64_t size = size_word;
     if (size == 0 || size > (1ULL << 32) || (size & (size - 1))) return not_a("dict (keys size)", dict);
     std::uint64_t width = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffffULL ? 4 : 8;
-    entries = keys + 40 + size * width;
-  } else {
-    // 3.11+: dk_log2_size u8 at 8, dk_log2_index_bytes u8 at 9, dk_kind u8 at 10,
-    // dk_nentries at 24, indices at 32.
-    OBJSPY_ASSIGN(std::uint64_t head, mem_.u64(keys + 8));
-    OBJSPY_ASSIGN(nentries, mem_.u64(keys + 24));
-    unsigned log2_index_bytes = (head >> 8) & 0xFF;
-    unsigned kind = (head >> 16) & 0xFF;
-    if (log2_index_bytes > 40 || kind > 2) return not_a("dict (keys header)", dict);
-    entries = keys + 32 + (1ULL << log2_index_bytes);
-    if (kind != 0) { entry_size = 16; key_off = 0; value_off = 8; }
+    index_bytes = size * width;
   }
+  RemoteAddr entries = keys + kl.indices + index_bytes;
   if (nentries > (1ULL << 24)) return not_a("dict (entry count)", dict);
-  if (!values.null()) return std::optional<RemoteAddr>{};  // split tables: never type or module dicts
   for (std::uint64_t i = 0; i < nentries; ++i) {
     RemoteAddr e = entries + i * entry_size;
     OBJSPY_ASSIGN(RemoteAddr k, mem_.ptr(e + key_off));

@@ -15,7 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (f.ok()) {
       (void)f->symbol("_PyRuntime");
       (void)f->section(".PyRuntime");
-      if (auto s = f->symbol("Py_Version")) (void)f->read_vaddr(s->value, 8);
+      (void)f->symbol("Py_Version");
+      (void)f->first_load_vaddr();
     }
   }
   close(fd);

@@ -59,11 +59,9 @@ struct Outcome {
 
 Outcome check_interpreter(const itest::Interpreter& py, bool hostile) {
   Outcome o;
-  std::vector<std::string> argv = py.argv;
-  argv.push_back(py.script_dir + "/known_heap.py");
   std::map<std::string, std::string> env;
   if (hostile) env["OBJSPY_TARGET_HOSTILE"] = "1";
-  itest::Target t(argv, env);
+  itest::Target t(py, "known_heap.py", env);
   std::string err;
   auto line = t.ready_line(120, &err);
   if (!line) { o.note = "target did not start: " + objspy::escape_for_terminal(err.substr(0, 300)); return o; }

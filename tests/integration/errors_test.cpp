@@ -63,10 +63,8 @@ TEST_CASE("a kernel thread") {
 }
 
 TEST_CASE("a zombie") {
-  itest::Target t({"sh", "-c", "exit 0"});
-  // Not reaped yet: it stays a zombie until the Target destructor waits for it.
+  // It says ready and exits; nobody reaps it until the Target destructor, so it stays a zombie.
   std::string err;
-  t.ready_line(5, &err);  // returns at EOF; ready_line kills+reaps on failure, so start another
   itest::Target z({"sh", "-c", "echo ready; exec true"});
   REQUIRE(z.ready_line(10, &err));
   std::string state;
@@ -85,9 +83,7 @@ TEST_CASE("unsupported Python versions are named") {
   const auto& old = itest::discover().unsupported;
   if (old.empty()) MESSAGE("SKIPPED: no Python 2.7/3.6/3.7 installed (pyenv)");
   for (const auto& py : old) {
-    auto argv = py.argv;
-    argv.push_back(py.script_dir + "/idle.py");
-    itest::Target t(argv);
+    itest::Target t(py, "idle.py");
     std::string err;
     REQUIRE_MESSAGE(t.ready_line(30, &err), py.label << ": " << err);
     auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid())}));
@@ -100,9 +96,7 @@ TEST_CASE("permission denied names the missing capability") {
   if (geteuid() != 0) { MESSAGE("SKIPPED: needs root to run objspy as another user"); return; }
   if (access("/usr/bin/setpriv", X_OK) != 0) { MESSAGE("SKIPPED: setpriv missing"); return; }
   auto py = any_python();
-  auto argv = py.argv;
-  argv.push_back(py.script_dir + "/idle.py");
-  itest::Target t(argv);
+  itest::Target t(py, "idle.py");
   std::string err;
   REQUIRE(t.ready_line(60, &err));
   // objspy as an unprivileged user of the test's own against root's process.
@@ -119,9 +113,7 @@ TEST_CASE("permission denied names the missing capability") {
 
 TEST_CASE("the target exits in the middle of the census") {
   for (const auto& py : itest::discover().found) {
-    auto argv = py.argv;
-    argv.push_back(py.script_dir + "/known_heap.py");
-    itest::Target t(argv);
+    itest::Target t(py, "known_heap.py");
     std::string err;
     REQUIRE_MESSAGE(t.ready_line(120, &err), py.label << ": " << err);
     // The shim SIGKILLs the target at objspy's 30th process_vm_readv call: after attaching,
@@ -193,9 +185,7 @@ TEST_CASE("a target whose _Py_DebugOffsets lie is refused with the field named")
   int tested = 0;
   for (const auto& py : itest::discover().found) {
     if (std::stoi(py.expect_minor.substr(2)) < 13) continue;
-    auto argv = py.argv;
-    argv.push_back(py.script_dir + "/lying_offsets.py");
-    itest::Target t(argv);
+    itest::Target t(py, "lying_offsets.py");
     std::string err;
     REQUIRE_MESSAGE(t.ready_line(60, &err), py.label << ": " << err);
     auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid())}));

@@ -42,9 +42,7 @@ long long count_of(const nlohmann::json& census, const std::string& name) {
 
 TEST_CASE("--growth across two separate dump runs shows the right deltas") {
   for (const auto& py : itest::discover().found) {
-    auto argv = py.argv;
-    argv.push_back(py.script_dir + "/known_heap.py");
-    itest::Target t(argv);
+    itest::Target t(py, "known_heap.py");
     std::string err;
     REQUIRE_MESSAGE(t.ready_line(120, &err), py.label << ": " << err);
     std::string dir = temp_dir();
@@ -71,7 +69,7 @@ TEST_CASE("--growth across two separate dump runs shows the right deltas") {
   // And on a leaking target, in objgraph's show_growth text: "name count +delta".
   const auto* py = itest::plain_python();
   REQUIRE(py);
-  itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"}, {{"LEAK_RATE", "500"}});
+  itest::Target t(*py, "leak_and_wave.py", {{"LEAK_RATE", "500"}});
   std::string err;
   REQUIRE(t.ready_line(60, &err));
   std::string dir = temp_dir();
@@ -100,7 +98,7 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
   REQUIRE(py);
   std::string dir = temp_dir();
   {  // SIGTERM
-    itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"});
+    itest::Target t(*py, "leak_and_wave.py");
     std::string err;
     REQUIRE(t.ready_line(60, &err));
     std::string out = dir + "/term.ndjson";
@@ -116,7 +114,7 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
     for (const auto& l : lines) CHECK(l.contains("types"));
   }
   {  // the target exits
-    itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"});
+    itest::Target t(*py, "leak_and_wave.py");
     std::string err;
     REQUIRE(t.ready_line(60, &err));
     std::string out = dir + "/exit.ndjson";
@@ -137,7 +135,7 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
 TEST_CASE("suspects ranks a steady leak first and an oscillating type below it") {
   const auto* py = itest::plain_python();
   REQUIRE(py);
-  itest::Target t({py->argv[0], py->script_dir + "/leak_and_wave.py"}, {{"LEAK_RATE", "100"}, {"WAVE_PERIOD", "0.7"}});
+  itest::Target t(*py, "leak_and_wave.py", {{"LEAK_RATE", "100"}, {"WAVE_PERIOD", "0.7"}});
   std::string err;
   REQUIRE(t.ready_line(60, &err));
   std::string dir = temp_dir();

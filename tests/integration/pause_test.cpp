@@ -40,9 +40,7 @@ bool no_thread_stopped(pid_t pid) {
 
 TEST_CASE("--pause gives a complete census of a busy target and resumes it") {
   for (const auto& py : itest::discover().found) {
-    auto argv = py.argv;
-    argv.push_back(py.script_dir + "/churn.py");
-    itest::Target t(argv);
+    itest::Target t(py, "churn.py");
     std::string err;
     REQUIRE_MESSAGE(t.ready_line(120, &err), py.label << ": " << err);
     auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid()), "--pause", "--format", "json"}));
@@ -60,9 +58,7 @@ TEST_CASE("SIGKILL of objspy in the middle of --pause leaves the target running"
   const auto* py = itest::plain_python();
   REQUIRE(py);
   for (int kill_at : {1, 10, 40}) {  // the first read in the pause, mid-walk, late
-    auto argv = py->argv;
-    argv.push_back(py->script_dir + "/churn.py");
-    itest::Target t(argv);
+    itest::Target t(*py, "churn.py");
     std::string err;
     REQUIRE(t.ready_line(60, &err));
     auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid()), "--pause"}), 60,

@@ -182,6 +182,17 @@ Target::Target(std::vector<std::string> argv, const std::map<std::string, std::s
   err_ = e[0];
 }
 
+namespace {
+std::vector<std::string> script_argv(const Interpreter& py, const std::string& script) {
+  auto argv = py.argv;
+  argv.push_back(py.script_dir + "/" + script);
+  return argv;
+}
+}  // namespace
+
+Target::Target(const Interpreter& py, const std::string& script, const std::map<std::string, std::string>& env)
+    : Target(script_argv(py, script), env) {}
+
 Target::~Target() {
   kill_now();
   for (int fd : {in_, out_, err_}) if (fd >= 0) close(fd);

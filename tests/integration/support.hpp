@@ -49,6 +49,8 @@ std::vector<std::string> objspy(std::vector<std::string> args);  // {"/path/objs
 class Target {
  public:
   Target(std::vector<std::string> argv, const std::map<std::string, std::string>& env = {});
+  // `script` (a file in tests/targets) run by interpreter `py`.
+  Target(const Interpreter& py, const std::string& script, const std::map<std::string, std::string>& env = {});
   ~Target();
   Target(const Target&) = delete;
   Target& operator=(const Target&) = delete;

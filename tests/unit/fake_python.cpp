@@ -70,7 +70,7 @@ RemoteAddr Heap::dict(const std::vector<std::pair<RemoteAddr, RemoteAddr>>& item
   mem.put_u64(d + layout.ob_type, dict_type.value());
   mem.put_u64(d + 16, items.size());
   RemoteAddr keys;
-  if (layout.dict_keys_kind == objspy::DictKeysKind::v38) {
+  if (!layout.dict_keys_object.log2_sizes) {
     keys = alloc(48 + 8 + 24 * 8);
     mem.put_u64(keys + 8, 8);             // dk_size
     mem.put_u64(keys + 32, items.size()); // dk_nentries
@@ -127,7 +127,7 @@ RemoteAddr Heap::add_object(RemoteAddr type, int gen) {
 
 void Heap::finish() {
   mem.put_u64(runtime + layout.rt_interpreters_head, interp.value());
-  mem.put_u64(runtime + layout.rt_interpreters_head + 8, interp.value());
+  mem.put_u64(runtime + layout.rt_interpreters_main, interp.value());
   mem.put_u64(interp + layout.interp_next, 0);
 }
 

@@ -22,8 +22,11 @@ struct SampleOptions {
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a
 // cache); `fresh` bypasses any cache (for flags that must be re-read). Test memory passes the
-// same reader twice. Err only when no census can be given at all.
-Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime);
+// same reader twice. `target_held`: the target is stopped (--pause), so a collection in
+// progress cannot finish and is reported without waiting for it.
+// Err only when no census can be given at all.
+Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
+                           bool target_held = false);
 
 class Sampler {
  public:

@@ -21,7 +21,6 @@ struct ElfSection {
   std::uint64_t addr = 0;
   std::uint64_t size = 0;
   std::uint64_t offset = 0;
-  bool has_bits = false;  // PROGBITS (its bytes are in the file), not NOBITS
 };
 
 class ElfFile {
@@ -35,14 +34,11 @@ class ElfFile {
   // Looks in .dynsym first (kept by strip), then .symtab.
   std::optional<ElfSymbol> symbol(std::string_view name) const;
   std::optional<ElfSection> section(std::string_view name) const;
-  // Bytes of the file at a link-time virtual address (for statically initialised data).
-  std::optional<std::vector<std::byte>> read_vaddr(std::uint64_t vaddr, std::size_t len) const;
   // The page-aligned p_vaddr of the PT_LOAD that maps file offset 0: subtract it from where
   // that mapping starts in the process to get the load bias (0 for ET_EXEC executables).
   std::uint64_t first_load_vaddr() const { return first_load_vaddr_; }
   bool is_executable() const { return exec_; }
   const std::string& soname() const { return soname_; }
-  const std::string& build_id() const { return build_id_; }
 
  private:
   ElfFile() = default;
@@ -53,7 +49,6 @@ class ElfFile {
   std::uint64_t first_load_vaddr_ = 0;
   bool exec_ = false;
   std::string soname_;
-  std::string build_id_;
 };
 
 }  // namespace objspy

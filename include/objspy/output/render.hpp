@@ -31,6 +31,10 @@ namespace objspy {
 
 // objgraph.show_growth(): "%-*s%9d %+9d" (name, count now, growth).
 std::string render_growth(const std::vector<Change>& rows);
+// The census document plus "growth": [{name, count, delta}] and "growth_since" (the
+// previous census's timestamp, or null when there was none).
+std::string render_growth_json(const Census& c, const RenderOptions& o, const std::vector<Change>& rows, const Snapshot* previous,
+                               bool pretty);
 // objspy diff: name, before, after, change.
 std::string render_diff(const std::vector<Change>& rows);
 // objspy suspects: a ranked table with the evidence for each row.

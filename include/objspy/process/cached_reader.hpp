@@ -33,8 +33,6 @@ class CachedReader final : public MemoryReader {
 
   Status read(RemoteAddr addr, std::span<std::byte> out) override;
   const std::byte* peek(RemoteAddr addr, std::size_t len) override;
-  // Drop everything: the next census must see fresh memory.
-  void clear();
   const CacheStats& stats() const { return stats_; }
   std::size_t budget() const { return slots_.size() * chunk_; }
 

@@ -22,7 +22,6 @@ class ProcessPause {
   ProcessPause(const ProcessPause&) = delete;
   ProcessPause& operator=(const ProcessPause&) = delete;
   void resume();
-  std::size_t threads() const { return tids_.size(); }
   // From the first interrupt to the last detach (or now, if still held).
   double held_ms() const;
 

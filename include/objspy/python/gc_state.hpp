@@ -12,7 +12,8 @@ namespace objspy {
 
 struct GcState {
   RemoteAddr base;                     // struct _gc_runtime_state
-  std::int64_t interpreter_id = 0;     // 0 is the main interpreter
+  std::int64_t interpreter_index = 0;  // 0: the main interpreter; others 1.. in list order
+                                       // (objspy's numbering, not CPython's interpreter id)
   std::array<RemoteAddr, 3> heads;     // sentinels of the lists gc.get_objects() returns
   RemoteAddr permanent;                // permanent generation (frozen objects)
   RemoteAddr collecting;               // int flag

@@ -26,16 +26,15 @@ class TypeCounter {
       if (e.type) f(e.type, e.count);
   }
   std::uint64_t total() const { return total_; }
-  void clear();
 
  private:
   struct Entry { std::uint64_t type = 0; std::uint64_t count = 0; };
+  Entry* probe(std::uint64_t type);  // the type's slot, or the empty slot where it would go
   void grow();
   std::vector<Entry> slots_;
   std::size_t used_ = 0;
   std::uint64_t total_ = 0;
-  std::uint64_t last_type_ = 0;
-  Entry* last_ = nullptr;
+  Entry* last_ = nullptr;  // consecutive objects often share a type
 };
 
 // Decides, once per address, whether an ob_type value is a real GC-capable type: its own
@@ -44,7 +43,6 @@ class TypeValidator {
  public:
   TypeValidator(MemoryReader& mem, const MemoryMap* map, const Layout& l) : mem_(mem), map_(map), l_(l) {}
   Result<bool> valid(RemoteAddr type);
-  void clear() { cache_.clear(); }
 
  private:
   MemoryReader& mem_;

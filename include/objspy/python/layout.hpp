@@ -35,7 +35,14 @@ struct StrLayout {
                                   // also where PyUnicodeObject.data sits for non-compact strings
 };
 
-enum class DictKeysKind { v38, v311 };  // PyDictKeysObject: 3.8-3.10, 3.11+
+// PyDictKeysObject: only what a scan of the entries needs.
+struct DictKeysLayout {
+  bool log2_sizes = true;        // 3.11+: u8 dk_log2_size, dk_log2_index_bytes, dk_kind at `size`;
+                                 // 3.8-3.10: Py_ssize_t dk_size at `size`, index width by dk_size
+  std::uint64_t size = 8;
+  std::uint64_t nentries = 24;
+  std::uint64_t indices = 32;    // the index array; entries follow it
+};
 
 struct Layout {
   PyVersion version;
@@ -43,6 +50,7 @@ struct Layout {
 
   // _PyRuntimeState
   std::uint64_t rt_interpreters_head = 0;
+  std::uint64_t rt_interpreters_main = 0;
   std::optional<std::uint64_t> rt_gc;  // 3.8: one GC state in the runtime
   // PyInterpreterState
   std::uint64_t interp_next = 0;
@@ -61,7 +69,7 @@ struct Layout {
   StrLayout str;
   std::uint64_t dict_keys = 32;
   std::uint64_t dict_values = 40;
-  DictKeysKind dict_keys_kind = DictKeysKind::v311;
+  DictKeysLayout dict_keys_object;
   bool long_has_lv_tag = false;        // 3.12+: digit count in lv_tag >> 3, not ob_size
   std::uint64_t long_digits = 24;
 };
