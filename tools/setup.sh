@@ -14,15 +14,30 @@ sudo=""
 
 packages=(build-essential cmake ninja-build pkg-config libelf-dev libdw-dev libfmt-dev libboost-dev
           doctest-dev libcli11-dev nlohmann-json3-dev python3.11 python3.11-dev python3.11-dbg)
-[ "$want_chroot" = 1 ] && packages+=(mmdebstrap)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}" >&2
+# What the tests drive objspy with: a terminal for top (tmux), a Prometheus server and
+# promtool for serve, curl to scrape. Without recommends: no node exporter comes along.
+test_packages=()
+if [ "$want_chroot" = 1 ]; then
+  packages+=(mmdebstrap)
+  test_packages+=(tmux prometheus curl)
+fi
+not_installed() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+mapfile -t missing < <(not_installed "${packages[@]}")
+mapfile -t missing_test < <(not_installed "${test_packages[@]}")
+if [ ${#missing[@]} -gt 0 ] || [ ${#missing_test[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} ${missing_test[*]}" >&2
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [ ${#missing_test[@]} -gt 0 ]; then
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing_test[@]}" >/dev/null
+  fi
 fi
 
 if [ "$want_chroot" = 1 ]; then

@@ -43,13 +43,7 @@ Status run_suspects(const std::string& file, std::size_t limit, bool json) {
   auto rows = leak_suspects(*series, limit);
   double hours = series->size() > 1 ? (series->back().timestamp - series->front().timestamp) / 3600.0 : 0;
   if (json) {
-    nlohmann::json j = {{"samples", series->size()}, {"hours", hours}};
-    auto arr = nlohmann::json::array();
-    for (const auto& s : rows)
-      arr.push_back({{"name", sanitize_utf8(s.name)}, {"first", s.first}, {"last", s.last}, {"per_hour", s.per_hour}, {"fit", s.r2},
-                     {"rising", s.rising}, {"falling", s.falling}, {"share", s.share}, {"score", s.score}, {"confidence", s.confidence}});
-    j["suspects"] = arr;
-    out(j.dump(2, ' ', true) + "\n");
+    out(suspects_to_json(rows, series->size(), hours).dump(2, ' ', true) + "\n");
   } else {
     out(render_suspects(rows, series->size(), hours));
   }

@@ -62,6 +62,34 @@ int main(int argc, char** argv) {
   r->add_option("-l,--limit", rec.render.limit, "Types per sample (0: all)")->capture_default_str();
   r->add_flag("--qualified", rec_qualified, "Name types module.name");
   r->add_flag("--pause", rec.pause, "Hold the target during each census");
+  r->add_option("--suspects", rec.suspects, "Leak suspects ranked in the closing line and table (0: all)")->capture_default_str();
+  r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
+
+  cli::TopOptions top;
+  std::string top_sort = "growth";
+  bool top_qualified = false;
+  auto* tp = app.add_subcommand("top", "Live view of the census, like py-spy top: count, change since the last sample and since the start");
+  tp->add_option("-p,--pid", top.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  tp->add_option("-i,--interval", top.interval_s, "Time between censuses (2s, 500ms, ...)")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
+  tp->add_option("--sort", top_sort, "Initial order (keys g d c t n change it live)")
+      ->check(CLI::IsMember({"growth", "recent", "count", "rate", "name"}))->capture_default_str();
+  tp->add_option("-n,--count", top.count, "Stop after this many censuses")->check(CLI::PositiveNumber);
+  tp->add_option("-l,--limit", top.render.limit, "Rows of each table when stdout is not a terminal (0: all)")->capture_default_str();
+  tp->add_flag("--qualified", top_qualified, "Name types module.name");
+  tp->add_flag("--pause", top.pause, "Hold the target during each census");
+
+  cli::ServeOptions serve;
+  bool serve_qualified = false;
+  auto* sv = app.add_subcommand("serve", "Prometheus exporter: a census every --interval, served at http://LISTEN/metrics");
+  sv->add_option("-p,--pid", serve.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  sv->add_option("--listen", serve.listen, "Address to serve on (HOST:PORT; port 0 picks a free one)")->capture_default_str();
+  sv->add_option("-i,--interval", serve.interval_s, "Time between censuses")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
+  sv->add_option("--top", serve.top_types, "Types exported by name; the rest are summed as type=\"other\" (0: all)")->capture_default_str();
+  sv->add_flag("--qualified", serve_qualified, "Name types module.name");
+  sv->add_flag("--pause", serve.pause, "Hold the target during each census");
+  sv->add_flag("-v,--verbose", serve.verbose, "Log scrapes and failed censuses to stderr");
 
   std::string diff_a, diff_b;
   std::size_t diff_limit = 0;
@@ -97,6 +125,17 @@ int main(int argc, char** argv) {
     rec.render.names = rec_qualified ? NameForm::qualified : NameForm::short_name;
     if (rec.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
     auto st = cli::run_record(rec);
+    if (!st.ok()) return fail(st.error());
+  } else if (tp->parsed()) {
+    top.render.names = top_qualified ? NameForm::qualified : NameForm::short_name;
+    top.sort = *cli::parse_sort(top_sort);
+    if (top.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
+    auto st = cli::run_top(top);
+    if (!st.ok()) return fail(st.error());
+  } else if (sv->parsed()) {
+    serve.names = serve_qualified ? NameForm::qualified : NameForm::short_name;
+    if (serve.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
+    auto st = cli::run_serve(serve);
     if (!st.ok()) return fail(st.error());
   } else if (df->parsed()) {
     auto st = cli::run_diff(diff_a, diff_b, diff_limit);

@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "objspy/census/live.hpp"
 #include "objspy/census/sampler.hpp"
+#include "objspy/cli/periodic.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/output/render.hpp"
 #include "objspy/core/escape.hpp"
@@ -42,28 +44,22 @@ Status run_record(const RecordOptions& o) {
   };
 
   namespace asio = boost::asio;
-  using clock = std::chrono::steady_clock;
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  asio::steady_timer timer(io);
-  const auto interval = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(o.interval_s));
-  const auto started = clock::now();
-  auto next = started;
+  const auto started = std::chrono::steady_clock::now();
   long taken = 0;
   std::optional<Error> failure;
   std::string end_reason;
+  LiveSeries live(o.render.names);
 
+  std::unique_ptr<PeriodicCensus> periodic;
   auto finish = [&](std::string why) {
     end_reason = std::move(why);
-    timer.cancel();
+    periodic->stop();
     signals.cancel();
     io.stop();
   };
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (!ec) finish(sig == SIGINT ? "interrupted" : "terminated");
-  });
-  std::function<void()> tick = [&] {
-    auto c = sampler->sample();
+  periodic = std::make_unique<PeriodicCensus>(io, *sampler, o.interval_s, [&](Result<Census> c) {
     if (!c.ok()) {
       if (c.error().code == Errc::target_exited) {
         write_line(nlohmann::json({{"event", "target_exited"}, {"pid", o.pid}, {"timestamp", now_unix()}, {"samples", taken}}).dump() + "\n");
@@ -73,21 +69,32 @@ Status run_record(const RecordOptions& o) {
       return finish("error");
     }
     write_line(render_json(*c, o.render, false));
+    live.add(*c);
     ++taken;
     if (o.count && taken >= o.count) return finish("count reached");
-    // A slow census never piles up ticks: the next one is one interval after the last
-    // planned tick, or now if that has already passed.
-    next += interval;
-    auto now = clock::now();
-    if (next < now) next = now;
-    if (o.duration_s > 0 && next - started > std::chrono::duration<double>(o.duration_s)) return finish("duration reached");
-    timer.expires_at(next);
-    timer.async_wait([&](const boost::system::error_code& ec) {
-      if (!ec) tick();
-    });
-  };
-  asio::post(io, tick);
+    // The next census would start after --duration: end now rather than overrun it.
+    if (o.duration_s > 0 && std::chrono::steady_clock::now() + std::chrono::duration<double>(o.interval_s) - started >
+                                std::chrono::duration<double>(o.duration_s))
+      return finish("duration reached");
+  });
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) finish(sig == SIGINT ? "interrupted" : "terminated");
+  });
+  periodic->start();
   io.run();
+  periodic.reset();
+  // Live suspects over what was recorded: the last NDJSON line (an event, skipped by readers
+  // of the series) and a table on stderr.
+  if (live.samples() >= 3) {
+    auto ranked = live.suspects(o.suspects);
+    const double hours = (live.latest().timestamp - live.first().timestamp) / 3600.0;
+    auto j = suspects_to_json(ranked, live.window().size(), hours);
+    j["event"] = "suspects";
+    j["pid"] = o.pid;
+    j["timestamp"] = now_unix();
+    write_line(j.dump(-1, ' ', true) + "\n");
+    if (!o.quiet) std::fputs(render_suspects(ranked, live.window().size(), hours).c_str(), stderr);
+  }
   if (failure) return *failure;
   std::fputs(fmt::format("objspy: record ended ({}), {} samples\n", end_reason, taken).c_str(), stderr);
   return {};

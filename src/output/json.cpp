@@ -53,6 +53,16 @@ std::string render_growth_json(const Census& c, const RenderOptions& o, const st
   return j.dump(pretty ? 2 : -1, ' ', true) + "\n";
 }
 
+nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, std::size_t samples, double hours) {
+  nlohmann::json j = {{"samples", samples}, {"hours", hours}};
+  auto arr = nlohmann::json::array();
+  for (const auto& s : rows)
+    arr.push_back({{"name", sanitize_utf8(s.name)}, {"first", s.first}, {"last", s.last}, {"per_hour", s.per_hour}, {"fit", s.r2},
+                   {"rising", s.rising}, {"falling", s.falling}, {"share", s.share}, {"score", s.score}, {"confidence", s.confidence}});
+  j["suspects"] = arr;
+  return j;
+}
+
 std::string render_json(const Census& c, const RenderOptions& o, bool pretty) {
   // ensure_ascii: non-ASCII names become \uXXXX, so no byte of a name reaches a terminal raw.
   return census_to_json(c, o).dump(pretty ? 2 : -1, ' ', true) + "\n";

@@ -94,65 +94,88 @@ TEST_CASE("--growth across two separate dump runs shows the right deltas") {
 }
 
 TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the target's exit") {
-  const auto* py = itest::plain_python();
-  REQUIRE(py);
-  std::string dir = temp_dir();
-  {  // SIGTERM
-    itest::Target t(*py, "leak_and_wave.py");
-    std::string err;
-    REQUIRE(t.ready_line(60, &err));
-    std::string out = dir + "/term.ndjson";
-    itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
-    REQUIRE(itest::wait_for_lines(out, 3, 30));  // three samples on disk, then SIGTERM objspy
-    kill(rec.pid(), SIGTERM);
-    int st = 0;
-    REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
-    CHECK(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    auto lines = read_ndjson(out);
-    CHECK(lines.size() >= 3);
-    for (const auto& l : lines) CHECK(l.contains("types"));
+  for (const auto& py : itest::discover().found) {
+    INFO(py.label);
+    std::string dir = temp_dir();
+    {  // SIGTERM
+      itest::Target t(py, "leak_and_wave.py");
+      std::string err;
+      REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+      std::string out = dir + "/term.ndjson";
+      itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
+      REQUIRE(itest::wait_for_lines(out, 3, 30));  // three samples on disk, then SIGTERM objspy
+      kill(rec.pid(), SIGTERM);
+      int st = 0;
+      REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      auto lines = read_ndjson(out);
+      REQUIRE(lines.size() >= 4);
+      for (std::size_t i = 0; i + 1 < lines.size(); ++i) CHECK(lines[i].contains("types"));
+      CHECK(lines.back().at("event") == "suspects");  // live suspects close the stream
+    }
+    {  // the target exits
+      itest::Target t(py, "leak_and_wave.py");
+      std::string err;
+      REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+      std::string out = dir + "/exit.ndjson";
+      itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
+      REQUIRE(itest::wait_for_lines(out, 2, 30));
+      t.kill_now();
+      int st = 0;
+      REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
+      CHECK(WIFEXITED(st));
+      CHECK(WEXITSTATUS(st) == 0);
+      auto lines = read_ndjson(out);
+      REQUIRE(lines.size() >= 3);
+      std::size_t exited = 0;
+      for (const auto& l : lines) exited += l.contains("event") && l.at("event") == "target_exited";
+      CHECK(exited == 1);
+    }
+    std::filesystem::remove_all(dir);
   }
-  {  // the target exits
-    itest::Target t(*py, "leak_and_wave.py");
-    std::string err;
-    REQUIRE(t.ready_line(60, &err));
-    std::string out = dir + "/exit.ndjson";
-    itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
-    REQUIRE(itest::wait_for_lines(out, 2, 30));
-    t.kill_now();
-    int st = 0;
-    REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
-    CHECK(WIFEXITED(st));
-    CHECK(WEXITSTATUS(st) == 0);
-    auto lines = read_ndjson(out);
-    REQUIRE(lines.size() >= 3);
-    CHECK(lines.back().at("event") == "target_exited");
-  }
-  std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("suspects ranks a steady leak first and an oscillating type below it") {
-  const auto* py = itest::plain_python();
-  REQUIRE(py);
-  itest::Target t(*py, "leak_and_wave.py", {{"LEAK_RATE", "100"}, {"WAVE_PERIOD", "0.7"}});
-  std::string err;
-  REQUIRE(t.ready_line(60, &err));
-  std::string dir = temp_dir();
-  std::string out = dir + "/series.ndjson";
-  auto r = itest::run(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "130ms", "--count", "25", "-o", out}), 120);
-  REQUIRE(r.exit_code == 0);
-  auto s = itest::run(itest::objspy({"suspects", out, "--json", "--limit", "0"}));
-  REQUIRE(s.exit_code == 0);
-  auto j = nlohmann::json::parse(s.out);
-  REQUIRE_FALSE(j.at("suspects").empty());
-  CHECK(j.at("suspects")[0].at("name") == "Leak");
-  int leak_rank = -1, wave_rank = 1000;
-  for (std::size_t i = 0; i < j.at("suspects").size(); ++i) {
-    if (j["suspects"][i]["name"] == "Leak") leak_rank = static_cast<int>(i);
-    if (j["suspects"][i]["name"] == "Wave") wave_rank = static_cast<int>(i);
+namespace {
+
+// Leak's and Wave's ranks in a suspects list ("suspects" array); -1 / 1000 when absent.
+std::pair<int, int> ranks(const nlohmann::json& suspects) {
+  int leak = -1, wave = 1000;
+  for (std::size_t i = 0; i < suspects.size(); ++i) {
+    if (suspects[i]["name"] == "Leak") leak = static_cast<int>(i);
+    if (suspects[i]["name"] == "Wave") wave = static_cast<int>(i);
   }
-  CHECK(leak_rank == 0);
-  CHECK(wave_rank > leak_rank);
-  std::filesystem::remove_all(dir);
+  return {leak, wave};
+}
+
+}  // namespace
+
+TEST_CASE("suspects ranks a steady leak first and an oscillating type below it, from a file and live") {
+  for (const auto& py : itest::discover().found) {
+    INFO(py.label);
+    itest::Target t(py, "leak_and_wave.py", {{"LEAK_RATE", "100"}, {"WAVE_PERIOD", "0.7"}});
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+    std::string dir = temp_dir();
+    std::string out = dir + "/series.ndjson";
+    auto r = itest::run(
+        itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "130ms", "--count", "25", "--suspects", "0", "-o", out}), 120);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("Leak") != std::string::npos);  // the closing table on stderr
+    auto s = itest::run(itest::objspy({"suspects", out, "--json", "--limit", "0"}));
+    REQUIRE(s.exit_code == 0);
+    auto j = nlohmann::json::parse(s.out);
+    REQUIRE_FALSE(j.at("suspects").empty());
+    auto [leak_rank, wave_rank] = ranks(j.at("suspects"));
+    CHECK(leak_rank == 0);
+    CHECK(wave_rank > leak_rank);
+    // record's own closing line ranks the same way (the same series, ranked live).
+    auto lines = read_ndjson(out);
+    REQUIRE(lines.back().at("event") == "suspects");
+    auto [live_leak, live_wave] = ranks(lines.back().at("suspects"));
+    CHECK(live_leak == 0);
+    CHECK(live_wave > live_leak);
+    CHECK(lines.back().at("samples") == 25);
+    std::filesystem::remove_all(dir);
+  }
 }

@@ -236,6 +236,28 @@ std::string Target::ask(const std::string& line, double timeout_s) {
   return got ? *got : std::string();
 }
 
+std::optional<std::string> Target::stderr_line(const std::string& needle, double timeout_s, std::string* seen) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (;;) {
+    for (auto nl = err_buf_.find('\n'); nl != std::string::npos; nl = err_buf_.find('\n')) {
+      std::string line = err_buf_.substr(0, nl);
+      err_buf_.erase(0, nl + 1);
+      if (line.find(needle) != std::string::npos) return line;
+    }
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (ms <= 0) break;
+    pollfd p{err_, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0) continue;
+    char buf[65536];
+    ssize_t n = read(err_, buf, sizeof buf);
+    if (n <= 0) break;
+    err_buf_.append(buf, static_cast<size_t>(n));
+    err_seen_.append(buf, static_cast<size_t>(n));
+  }
+  if (seen) *seen = err_seen_;
+  return std::nullopt;
+}
+
 std::string hex_decode(const std::string& hex) {
   std::string out;
   for (size_t k = 0; k + 1 < hex.size(); k += 2) out.push_back(static_cast<char>(std::stoi(hex.substr(k, 2), nullptr, 16)));

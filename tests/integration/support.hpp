@@ -61,11 +61,16 @@ class Target {
   void kill_now();
   // Send one line and wait for one line back (empty on timeout).
   std::string ask(const std::string& line, double timeout_s);
+  // The next line on stderr that contains `needle` (nullopt on timeout or end of stderr);
+  // `seen` gets everything read so far, for messages.
+  std::optional<std::string> stderr_line(const std::string& needle, double timeout_s, std::string* seen = nullptr);
 
  private:
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1, err_ = -1;
   bool reaped_ = false;
+  std::string err_buf_;        // stderr read but not yet handed out by stderr_line
+  std::string err_seen_;
 };
 
 std::string source_dir();

@@ -3,9 +3,11 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "objspy/census/live.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/output/render.hpp"
 
@@ -40,11 +42,39 @@ struct RecordOptions {
   std::string output;      // "" or "-": stdout
   RenderOptions render{NameForm::short_name, 0};
   bool pause = false;
+  bool quiet = false;       // no suspects table on stderr at the end
+  std::size_t suspects = 10;  // rows in the closing suspects line and table
   std::size_t cache_mib = 16;
 };
 // One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
 // target's exit (with a final event line), --duration or --count.
 Status run_record(const RecordOptions& o);
+
+struct TopOptions {
+  pid_t pid = 0;
+  double interval_s = 2;
+  long count = 0;          // 0: until quit
+  LiveSort sort = LiveSort::growth;
+  RenderOptions render{NameForm::short_name, 25};  // limit: rows of each plain table
+  bool pause = false;
+  std::size_t cache_mib = 16;
+};
+// A live view on a terminal (keys to sort and quit); plain tables when stdout is not one.
+Status run_top(const TopOptions& o);
+std::optional<LiveSort> parse_sort(const std::string& s);
+
+struct ServeOptions {
+  pid_t pid = 0;
+  std::string listen = "127.0.0.1:9464";
+  double interval_s = 15;
+  std::size_t top_types = 50;
+  NameForm names = NameForm::short_name;
+  bool pause = false;
+  bool verbose = false;
+  std::size_t cache_mib = 16;
+};
+// A Prometheus exporter: a census every interval, scrapes answered from the latest one.
+Status run_serve(const ServeOptions& o);
 
 Status run_diff(const std::string& a, const std::string& b, std::size_t limit);
 Status run_suspects(const std::string& file, std::size_t limit, bool json);

@@ -39,5 +39,7 @@ std::string render_growth_json(const Census& c, const RenderOptions& o, const st
 std::string render_diff(const std::vector<Change>& rows);
 // objspy suspects: a ranked table with the evidence for each row.
 std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, double hours);
+// The same as JSON: {"samples", "hours", "suspects": [{name, first, last, per_hour, fit, ...}]}.
+nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, std::size_t samples, double hours);
 
 }  // namespace objspy

@@ -1,0 +1,58 @@
+// A series of censuses watched live (top, record): change since the previous sample and
+// since the start per type, and leak suspects over a bounded window.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "objspy/census/series.hpp"
+
+namespace objspy {
+
+// Samples for live suspects, bounded: when full, every other sample is dropped, so the window
+// keeps spanning the whole watch at a coarser resolution and memory stays flat over days.
+class SeriesWindow {
+ public:
+  explicit SeriesWindow(std::size_t capacity = 256);
+  void add(Snapshot s);
+  const std::vector<Snapshot>& samples() const { return samples_; }
+
+ private:
+  std::size_t capacity_;
+  std::vector<Snapshot> samples_;
+};
+
+enum class LiveSort { growth, recent, count, rate, name };
+const char* describe(LiveSort s);
+
+struct LiveRow {
+  std::string name;
+  std::uint64_t count = 0;
+  std::int64_t since_last = 0;   // change since the previous sample
+  std::int64_t since_start = 0;  // change since the first sample
+  double per_hour = 0;           // least-squares growth rate over the window (0 unless a suspect)
+  std::string confidence;        // leak-suspect confidence, "" when not a suspect
+};
+
+class LiveSeries {
+ public:
+  explicit LiveSeries(NameForm form, std::size_t window = 256) : form_(form), window_(window) {}
+  void add(const Census& c);
+  std::size_t samples() const { return samples_; }
+  bool empty() const { return samples_ == 0; }
+  const Snapshot& first() const { return first_; }
+  const Snapshot& latest() const { return latest_; }
+  const std::vector<Snapshot>& window() const { return window_.samples(); }
+  // Every type seen now or at the start, sorted by `by` (largest first; name: A to Z).
+  std::vector<LiveRow> rows(LiveSort by, bool reverse) const;
+  std::vector<Suspect> suspects(std::size_t limit) const { return leak_suspects(window_.samples(), limit); }
+
+ private:
+  NameForm form_;
+  SeriesWindow window_;
+  std::size_t samples_ = 0;
+  Snapshot first_, previous_, latest_;
+};
+
+}  // namespace objspy

@@ -1,0 +1,32 @@
+// The Prometheus text exposition (format 0.0.4) of the exporter's state: the latest census
+// plus the exporter's own counters. A renderer like the others: it never reads the target.
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "objspy/census/census.hpp"
+
+namespace objspy {
+
+struct ExporterState {
+  pid_t pid = 0;
+  bool up = false;                 // the last census attempt produced a census
+  std::uint64_t censuses = 0;      // censuses taken (complete or not)
+  std::uint64_t incomplete = 0;    // ... of which incomplete
+  std::uint64_t failures = 0;      // attempts that gave no census
+  std::size_t top_types = 50;      // per-type series; the rest are summed into type="other"
+  NameForm names = NameForm::short_name;
+};
+
+// `latest` is the newest census (nullptr before the first one). When the target is down
+// only the exporter's own series are written: stale counts must not look current.
+std::string render_prometheus(const Census* latest, const ExporterState& s);
+
+// A label value as the exposition format wants it: valid UTF-8 (invalid bytes become
+// U+FFFD), control characters as U+FFFD, and \ " and newline escaped.
+std::string prometheus_label_value(std::string_view raw);
+
+}  // namespace objspy

@@ -1,0 +1,89 @@
+#include "objspy/census/live.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace objspy {
+
+SeriesWindow::SeriesWindow(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 4)) {}
+
+void SeriesWindow::add(Snapshot s) {
+  if (samples_.size() >= capacity_) {
+    // Keep samples 0, 2, 4, ...: the span is kept, the resolution halves.
+    std::size_t w = 0;
+    for (std::size_t r = 0; r < samples_.size(); r += 2) samples_[w++] = std::move(samples_[r]);
+    samples_.resize(w);
+  }
+  samples_.push_back(std::move(s));
+}
+
+const char* describe(LiveSort s) {
+  switch (s) {
+    case LiveSort::growth: return "growth since start";
+    case LiveSort::recent: return "change since last sample";
+    case LiveSort::count: return "count";
+    case LiveSort::rate: return "growth rate";
+    case LiveSort::name: return "name";
+  }
+  return "";
+}
+
+void LiveSeries::add(const Census& c) {
+  Snapshot s = snapshot_of(c, form_);
+  if (samples_ == 0) first_ = s;
+  previous_ = samples_ == 0 ? s : std::move(latest_);
+  latest_ = s;
+  window_.add(std::move(s));
+  ++samples_;
+}
+
+std::vector<LiveRow> LiveSeries::rows(LiveSort by, bool reverse) const {
+  auto count_in = [](const Snapshot& s, const std::string& n) -> std::uint64_t {
+    auto it = s.counts.find(n);
+    return it == s.counts.end() ? 0 : it->second;
+  };
+  std::map<std::string, const Suspect*> suspect_of;
+  const auto ranked = suspects(0);
+  for (const auto& s : ranked) suspect_of[s.name] = &s;
+
+  std::set<std::string> names;
+  for (const auto& [n, c] : latest_.counts) names.insert(n);
+  for (const auto& [n, c] : first_.counts) names.insert(n);  // types that died out still show
+  std::vector<LiveRow> out;
+  out.reserve(names.size());
+  for (const auto& n : names) {
+    LiveRow r;
+    r.name = n;
+    r.count = count_in(latest_, n);
+    r.since_last = static_cast<std::int64_t>(r.count) - static_cast<std::int64_t>(count_in(previous_, n));
+    r.since_start = static_cast<std::int64_t>(r.count) - static_cast<std::int64_t>(count_in(first_, n));
+    if (auto it = suspect_of.find(n); it != suspect_of.end()) {
+      r.per_hour = it->second->per_hour;
+      r.confidence = it->second->confidence;
+    }
+    out.push_back(std::move(r));
+  }
+  auto key = [by](const LiveRow& r) -> double {
+    switch (by) {
+      case LiveSort::growth: return static_cast<double>(r.since_start);
+      case LiveSort::recent: return static_cast<double>(r.since_last);
+      case LiveSort::count: return static_cast<double>(r.count);
+      case LiveSort::rate: return r.per_hour;
+      case LiveSort::name: return 0;
+    }
+    return 0;
+  };
+  std::sort(out.begin(), out.end(), [&](const LiveRow& a, const LiveRow& b) {
+    if (by != LiveSort::name) {
+      double ka = key(a), kb = key(b);
+      if (ka != kb) return reverse ? ka < kb : ka > kb;
+      if (a.count != b.count) return a.count > b.count;  // ties: the bigger type first
+      return a.name < b.name;
+    }
+    return reverse ? a.name > b.name : a.name < b.name;
+  });
+  return out;
+}
+
+}  // namespace objspy

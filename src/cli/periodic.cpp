@@ -1,0 +1,66 @@
+#include "objspy/cli/periodic.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace objspy::cli {
+
+namespace asio = boost::asio;
+using clock = std::chrono::steady_clock;
+
+PeriodicCensus::PeriodicCensus(asio::io_context& io, Sampler& sampler, double interval_s, Handler handler)
+    : io_(io),
+      sampler_(sampler),
+      interval_(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(interval_s))),
+      handler_(std::move(handler)),
+      timer_(io) {}
+
+PeriodicCensus::~PeriodicCensus() {
+  stop();
+  *alive_ = false;
+  worker_.join();
+}
+
+void PeriodicCensus::start() {
+  stopped_ = false;
+  next_ = clock::now();
+  launch();
+}
+
+void PeriodicCensus::stop() {
+  stopped_ = true;
+  timer_.cancel();
+}
+
+void PeriodicCensus::now() {
+  if (stopped_ || in_flight_) return;
+  timer_.cancel();
+  next_ = clock::now();
+  launch();
+}
+
+void PeriodicCensus::arm() {
+  next_ += interval_;
+  if (auto t = clock::now(); next_ < t) next_ = t;
+  timer_.expires_at(next_);
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec && !stopped_) launch();
+  });
+}
+
+void PeriodicCensus::launch() {
+  in_flight_ = true;
+  // The worker owns the Sampler while a census runs (ptrace calls must come from the thread
+  // that attached); the result comes back to the io thread by post.
+  asio::post(worker_, [this, alive = alive_] {
+    auto result = std::make_shared<Result<Census>>(sampler_.sample());
+    asio::post(io_, [this, alive, result] {
+      if (!*alive) return;
+      in_flight_ = false;
+      if (stopped_) return;
+      handler_(std::move(*result));
+      if (!stopped_) arm();
+    });
+  });
+}
+
+}  // namespace objspy::cli

@@ -1,0 +1,100 @@
+// serve: a Prometheus exporter. Censuses run on the interval on a worker thread; each one is
+// rendered once, and scrapes are answered from that text on the io thread, so a scrape never
+// waits for a census.
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "objspy/cli/commands.hpp"
+#include "objspy/cli/http_server.hpp"
+#include "objspy/cli/periodic.hpp"
+#include "objspy/core/escape.hpp"
+#include "objspy/output/prometheus.hpp"
+
+namespace objspy::cli {
+namespace {
+
+void note(const std::string& line) { std::fputs(fmt::format("objspy: {}\n", escape_for_terminal(line)).c_str(), stderr); }
+
+}  // namespace
+
+Status run_serve(const ServeOptions& o) {
+  OBJSPY_ASSIGN(auto endpoint, parse_listen_address(o.listen));
+  SampleOptions so;
+  so.cache_budget = o.cache_mib << 20;
+  so.pause = o.pause;
+  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));
+
+  namespace asio = boost::asio;
+  asio::io_context io;
+  ExporterState state;
+  state.pid = o.pid;
+  state.top_types = o.top_types;
+  state.names = o.names;
+  std::optional<Census> latest;
+  std::string metrics;  // the exposition of the latest state, rendered once per census
+  std::unique_ptr<MetricsServer> server;
+  std::optional<Error> failure;
+
+  auto start_serving = [&]() -> Status {
+    MetricsServer::Log log;
+    if (o.verbose) log = [](const std::string& line) { note(line); };
+    OBJSPY_ASSIGN(server, MetricsServer::listen(io, endpoint, [&] { return metrics; }, log));
+    auto at = server->local_endpoint();
+    const auto host = at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
+    // The line tools wait for: the port is known (also with port 0) and a census is in.
+    note(fmt::format("serving metrics of pid {} at http://{}:{}/metrics, a census every {}s", o.pid, host, at.port(), o.interval_s));
+    return {};
+  };
+
+  PeriodicCensus periodic(io, *sampler, o.interval_s, [&](Result<Census> r) {
+    if (r.ok()) {
+      state.up = true;
+      ++state.censuses;
+      if (!r->walk.complete) ++state.incomplete;
+      latest = std::move(*r);
+    } else {
+      state.up = false;
+      ++state.failures;
+      if (r.error().code == Errc::target_exited) {
+        // Keep answering with objspy_up 0, so the target's end shows in Prometheus and can alert.
+        note(fmt::format("target {} exited; serving objspy_up 0", o.pid));
+        periodic.stop();
+      } else if (o.verbose) {
+        note(fmt::format("census failed: {}", r.error().message));
+      }
+    }
+    metrics = render_prometheus(latest ? &*latest : nullptr, state);
+    if (!server) {
+      if (!state.up) {  // no first census: refuse to start, as dump would
+        failure = r.take_error();
+        periodic.stop();
+        return io.stop();
+      }
+      if (auto st = start_serving(); !st.ok()) {
+        failure = st.error();
+        periodic.stop();
+        return io.stop();
+      }
+    }
+  });
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    periodic.stop();
+    if (server) server->close();
+    io.stop();
+  });
+  periodic.start();
+  io.run();
+  if (failure) return *failure;
+  note("exporter stopped");
+  return {};
+}
+
+}  // namespace objspy::cli

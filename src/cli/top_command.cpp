@@ -1,0 +1,157 @@
+// top: a live view of the census, like py-spy top. On a terminal it redraws in place and
+// takes single-key commands; otherwise it writes a plain table per sample.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+
+#include "objspy/census/live.hpp"
+#include "objspy/cli/commands.hpp"
+#include "objspy/cli/periodic.hpp"
+#include "objspy/cli/terminal.hpp"
+#include "objspy/output/top.hpp"
+
+namespace objspy::cli {
+namespace {
+
+void write_plain(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  out += "\n";
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+}
+
+std::optional<LiveSort> sort_for_key(char k) {
+  switch (k) {
+    case 'g': return LiveSort::growth;
+    case 'd': return LiveSort::recent;
+    case 'c': return LiveSort::count;
+    case 't': return LiveSort::rate;
+    case 'n': return LiveSort::name;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<LiveSort> parse_sort(const std::string& s) {
+  if (s == "growth") return LiveSort::growth;
+  if (s == "recent") return LiveSort::recent;
+  if (s == "count") return LiveSort::count;
+  if (s == "rate") return LiveSort::rate;
+  if (s == "name") return LiveSort::name;
+  return std::nullopt;
+}
+
+Status run_top(const TopOptions& o) {
+  SampleOptions so;
+  so.cache_budget = o.cache_mib << 20;
+  so.pause = o.pause;
+  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));
+
+  namespace asio = boost::asio;
+  asio::io_context io;
+  const bool live = is_terminal(STDOUT_FILENO);
+  const bool keys = live && is_terminal(STDIN_FILENO);
+  std::unique_ptr<Screen> screen;
+  if (live) screen = std::make_unique<Screen>(keys);
+
+  LiveSeries series(o.render.names);
+  std::optional<Census> latest;
+  TopView view;
+  view.sort = o.sort;
+  view.interval_s = o.interval_s;
+  view.keys = keys;
+  std::optional<Error> failure;
+  bool target_gone = false;
+  long taken = 0;
+
+  asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+  asio::signal_set winch(io, SIGWINCH);
+  asio::posix::stream_descriptor in(io);
+  char key = 0;
+
+  auto redraw = [&] {
+    if (!latest || !screen) return;
+    auto [cols, rows] = screen->size();
+    view.width = cols;
+    view.max_rows = rows > 5 ? rows - 5 : 1;
+    screen->draw(render_top(series, *latest, view));
+  };
+  std::unique_ptr<PeriodicCensus> periodic;
+  auto finish = [&] {
+    if (periodic) periodic->stop();
+    io.stop();
+  };
+  periodic = std::make_unique<PeriodicCensus>(io, *sampler, o.interval_s, [&](Result<Census> r) {
+    if (!r.ok()) {
+      if (r.error().code == Errc::target_exited) target_gone = true;
+      else failure = r.take_error();
+      return finish();
+    }
+    series.add(*r);
+    latest = std::move(*r);
+    ++taken;
+    if (screen) {
+      redraw();
+    } else {
+      TopView plain = view;
+      plain.max_rows = o.render.limit;
+      write_plain(render_top(series, *latest, plain));
+    }
+    if (o.count && taken >= o.count) finish();
+  });
+
+  stop_signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) finish();
+  });
+  std::function<void()> on_winch = [&] {
+    winch.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      redraw();
+      on_winch();
+    });
+  };
+  if (screen) on_winch();
+  std::function<void()> read_key = [&] {
+    in.async_read_some(asio::buffer(&key, 1), [&](const boost::system::error_code& ec, std::size_t n) {
+      if (ec || n == 0) return;  // stdin closed: no more keys, the view goes on
+      if (key == 'q' || key == 'Q') return finish();
+      if (auto s = sort_for_key(key)) view.sort = *s;
+      else if (key == 'r') view.reverse = !view.reverse;
+      else if (key == ' ') periodic->now();
+      redraw();
+      read_key();
+    });
+  };
+  if (keys) {
+    in.assign(::dup(STDIN_FILENO));
+    read_key();
+  }
+
+  periodic->start();
+  io.run();
+  periodic.reset();  // joins a census in flight before the screen goes away
+  screen.reset();    // the terminal is restored before anything else is printed
+  if (failure) return *failure;
+  if (target_gone) {
+    // The view vanishes with the alternate screen; leave the last table where it can be read.
+    if (live && latest) {
+      view.width = 0;
+      view.max_rows = o.render.limit;
+      view.keys = false;
+      write_plain(render_top(series, *latest, view));
+    }
+    std::fputs(fmt::format("objspy: target {} exited; top ended after {} samples\n", o.pid, taken).c_str(), stderr);
+  }
+  return {};
+}
+
+}  // namespace objspy::cli

@@ -1,0 +1,105 @@
+#include "objspy/output/prometheus.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "objspy/core/escape.hpp"
+
+namespace objspy {
+namespace {
+
+constexpr std::string_view kOther = "other";
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+template <class T>
+void sample(std::string& out, std::string_view name, T value) {
+  out += fmt::format("{} {}\n", name, value);
+}
+
+// Per-type counts by label value. Sanitizing can make two names one label value (and a type
+// may be named "other"): they are summed, so no series is ever written twice.
+std::vector<std::pair<std::string, std::uint64_t>> type_series(const Census& c, const ExporterState& s) {
+  std::map<std::string, std::uint64_t> by_label;
+  std::uint64_t other = 0;
+  for (const auto& r : most_common(c, s.names)) {
+    auto label = prometheus_label_value(r.name);
+    if (label == kOther) other += r.count;
+    else by_label[label] += r.count;
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> rows(by_label.begin(), by_label.end());
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (s.top_types && rows.size() > s.top_types) {
+    for (auto it = rows.begin() + static_cast<std::ptrdiff_t>(s.top_types); it != rows.end(); ++it) other += it->second;
+    rows.resize(s.top_types);
+  }
+  rows.emplace_back(std::string(kOther), other);  // always present, so the series never appears and vanishes
+  return rows;
+}
+
+}  // namespace
+
+std::string prometheus_label_value(std::string_view raw) {
+  const std::string utf8 = sanitize_utf8(raw);
+  std::string out;
+  out.reserve(utf8.size());
+  for (std::size_t i = 0; i < utf8.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(utf8[i]);
+    const bool c1 = ch == 0xC2 && i + 1 < utf8.size() && static_cast<unsigned char>(utf8[i + 1]) <= 0x9F;  // U+0080..U+009F
+    if (ch == '\\') out += "\\\\";
+    else if (ch == '"') out += "\\\"";
+    else if (ch == '\n') out += "\\n";
+    else if (ch < 0x20 || ch == 0x7f || c1) {
+      out += "\xEF\xBF\xBD";  // U+FFFD: no control character reaches a scraper's terminal
+      if (c1) ++i;
+    } else {
+      out += static_cast<char>(ch);
+    }
+  }
+  return out;
+}
+
+std::string render_prometheus(const Census* c, const ExporterState& s) {
+  std::string out;
+  out.reserve(8192);
+  header(out, "objspy_up", "gauge", "Whether the last census of the target succeeded (0: target gone or unreadable).");
+  sample(out, "objspy_up", s.up ? 1 : 0);
+  header(out, "objspy_censuses_total", "counter", "Censuses taken, complete or not.");
+  sample(out, "objspy_censuses_total", s.censuses);
+  header(out, "objspy_census_incomplete_total", "counter", "Censuses that could not walk every GC list to its end.");
+  sample(out, "objspy_census_incomplete_total", s.incomplete);
+  header(out, "objspy_census_failures_total", "counter", "Census attempts that gave no census.");
+  sample(out, "objspy_census_failures_total", s.failures);
+  if (!s.up || c == nullptr) return out;
+
+  header(out, "objspy_target_info", "gauge", "The target process and its interpreter.");
+  out += fmt::format("objspy_target_info{{pid=\"{}\",python_version=\"{}\",debug_build=\"{}\"}} 1\n", c->pid,
+                     prometheus_label_value(c->python_version), c->debug_build ? "true" : "false");
+  header(out, "objspy_type_objects", "gauge",
+         "Objects of each type in the GC lists, as gc.get_objects() counts them: the largest types, the rest summed in type=\"other\".");
+  for (const auto& [label, count] : type_series(*c, s)) out += fmt::format("objspy_type_objects{{type=\"{}\"}} {}\n", label, count);
+  header(out, "objspy_types", "gauge", "Distinct type names with objects in the GC lists.");
+  sample(out, "objspy_types", most_common(*c, s.names).size());
+  header(out, "objspy_gc_objects", "gauge", "Objects in the GC lists (len(gc.get_objects())), all interpreters.");
+  sample(out, "objspy_gc_objects", c->total);
+  header(out, "objspy_gc_generation_objects", "gauge", "Objects in each GC generation, all interpreters.");
+  for (std::size_t g = 0; g < c->generations.size(); ++g)
+    out += fmt::format("objspy_gc_generation_objects{{generation=\"{}\"}} {}\n", g, c->generations[g]);
+  header(out, "objspy_gc_frozen_objects", "gauge", "Objects moved to the permanent generation by gc.freeze().");
+  sample(out, "objspy_gc_frozen_objects", c->frozen);
+  header(out, "objspy_census_complete", "gauge", "Whether the latest census walked every GC list to its end.");
+  sample(out, "objspy_census_complete", c->walk.complete ? 1 : 0);
+  header(out, "objspy_census_duration_seconds", "gauge", "How long the latest census took.");
+  sample(out, "objspy_census_duration_seconds", c->duration_ms / 1000.0);
+  header(out, "objspy_census_read_bytes", "gauge", "Bytes of target memory the latest census read.");
+  sample(out, "objspy_census_read_bytes", c->bytes_read);
+  header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");
+  out += fmt::format("objspy_census_timestamp_seconds {:.3f}\n", c->timestamp);
+  return out;
+}
+
+}  // namespace objspy

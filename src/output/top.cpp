@@ -1,0 +1,66 @@
+#include "objspy/output/top.hpp"
+
+#include <fmt/format.h>
+
+#include "objspy/core/escape.hpp"
+
+namespace objspy {
+namespace {
+
+// Cut a line of valid UTF-8 to `width` code points (0: no limit).
+std::string fit(std::string s, std::size_t width) {
+  if (width == 0 || display_width(s) <= width) return s;
+  std::size_t cols = 0, i = 0;
+  while (i < s.size() && cols < width) {
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+    ++cols;
+  }
+  s.resize(i);
+  return s;
+}
+
+std::string span(double seconds) {
+  auto s = static_cast<long>(seconds + 0.5);
+  if (s < 60) return fmt::format("{}s", s);
+  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+}
+
+std::string every(double seconds) {
+  if (seconds < 60) return fmt::format("{:g}s", seconds);
+  return span(seconds);
+}
+
+std::string signed_or_blank(std::int64_t v) { return v == 0 ? "0" : fmt::format("{:+}", v); }
+
+}  // namespace
+
+std::vector<std::string> render_top(const LiveSeries& series, const Census& c, const TopView& v) {
+  std::vector<std::string> lines;
+  const auto& first = series.first();
+  const auto total_change = static_cast<std::int64_t>(c.total) - static_cast<std::int64_t>(first.total);
+  lines.push_back(fit(fmt::format("objspy top: pid {}, Python {}{}, {} objects ({} since start), generations {}/{}/{}, census {:.1f} ms{}",
+                                  c.pid, c.python_version, c.debug_build ? " (debug)" : "", c.total, signed_or_blank(total_change),
+                                  c.generations[0], c.generations[1], c.generations[2], c.duration_ms,
+                                  c.walk.complete ? "" : ", INCOMPLETE"),
+                      v.width));
+  std::string second = fmt::format("{} samples over {}, every {}; sorted by {}{}", series.samples(),
+                                   span(series.latest().timestamp - first.timestamp), every(v.interval_s), describe(v.sort),
+                                   v.reverse ? " (reversed)" : "");
+  if (v.keys) second += "; keys: g d c t n sort, r reverse, space refresh, q quit";
+  lines.push_back(fit(second, v.width));
+  lines.push_back(v.status.empty() ? "" : fit(escape_for_terminal(v.status), v.width));
+  lines.push_back(fit(fmt::format("{:>10} {:>9} {:>9} {:>10}  {:<7} {}", "COUNT", "+LAST", "+START", "RATE/h", "SUSPECT", "TYPE"), v.width));
+  auto rows = series.rows(v.sort, v.reverse);
+  if (v.max_rows && rows.size() > v.max_rows) rows.resize(v.max_rows);
+  for (const auto& r : rows) {
+    std::string rate = r.confidence.empty() ? "" : fmt::format("{:+.0f}", r.per_hour);
+    lines.push_back(fit(fmt::format("{:>10} {:>9} {:>9} {:>10}  {:<7} {}", r.count, signed_or_blank(r.since_last),
+                                    signed_or_blank(r.since_start), rate, r.confidence, escape_for_terminal(r.name)),
+                        v.width));
+  }
+  return lines;
+}
+
+}  // namespace objspy
