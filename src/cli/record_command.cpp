@@ -27,6 +27,10 @@ double now_unix() {
 }  // namespace
 
 Status run_record(const RecordOptions& o) {
+  SampleOptions so;
+  so.cache_budget = o.cache_mib << 20;
+  so.pause = o.pause;
+  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));  // first: no empty output file for a bad PID
   FILE* out = stdout;
   std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
   if (!o.output.empty() && o.output != "-") {
@@ -34,10 +38,6 @@ Status run_record(const RecordOptions& o) {
     if (!file) return make_error(Errc::io, fmt::format("cannot open {} for writing", o.output));
     out = file.get();
   }
-  SampleOptions so;
-  so.cache_budget = o.cache_mib << 20;
-  so.pause = o.pause;
-  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));
   auto write_line = [&](const std::string& line) {
     std::fputs(line.c_str(), out);
     std::fflush(out);  // one line per sample survives a kill of objspy or of the machine's OOM killer

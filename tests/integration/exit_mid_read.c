@@ -3,6 +3,8 @@
  *   OBJSPY_TEST_KILL_AFTER=N       SIGKILL the process being read (it exits mid-census);
  *   OBJSPY_TEST_SELF_KILL_IN_PAUSE=N  SIGKILL objspy itself at its Nth read made while the
  *                                  target's main thread is in tracing stop (mid --pause).
+ * And on every call:
+ *   OBJSPY_TEST_READ_DELAY_US=U    sleep U microseconds first (a census that takes seconds).
  * Deterministic, unlike racing a timer against a census of a few milliseconds. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -20,6 +22,8 @@ ssize_t process_vm_readv(pid_t pid, const struct iovec* l, unsigned long ln, con
   static readv_fn real = 0;
   if (!real) real = (readv_fn)dlsym(RTLD_NEXT, "process_vm_readv");
   ++calls;
+  const char* delay = getenv("OBJSPY_TEST_READ_DELAY_US");
+  if (delay) usleep((useconds_t)atol(delay));
   const char* after = getenv("OBJSPY_TEST_KILL_AFTER");
   if (after && calls == atol(after)) {
     kill(pid, SIGKILL);

@@ -215,3 +215,29 @@ TEST_CASE("hostile type names reach the exposition escaped, and promtool still a
   CHECK_MESSAGE(lint.exit_code == 0, lint.out << lint.err);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("a scrape is answered from the last census while the next one is still running") {
+  const auto* py = itest::plain_python();
+  REQUIRE(py);
+  itest::Target t(*py, "idle.py");
+  std::string err;
+  REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+  // Every read of target memory takes 100 ms: a census takes seconds. The exporter is ready
+  // after its first census, and the second starts right away (the interval is shorter).
+  itest::Target exporter(itest::objspy({"serve", "--pid", std::to_string(t.pid()), "--listen", "127.0.0.1:0", "--interval", "100ms"}),
+                         {{"LD_PRELOAD", OBJSPY_EXIT_SHIM}, {"OBJSPY_TEST_READ_DELAY_US", "100000"}});
+  std::string seen;
+  auto address = exporter_address(exporter, &seen);
+  REQUIRE_MESSAGE(!address.empty(), seen);
+  auto start = std::chrono::steady_clock::now();
+  auto body = http_get("http://" + address + "/metrics");
+  auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string key = "\nobjspy_census_duration_seconds ";
+  auto duration_at = body.find(key);
+  REQUIRE(duration_at != std::string::npos);
+  const double census_s = std::stod(body.substr(duration_at + key.size()));
+  INFO("census " << census_s << " s, scrape " << took << " s");
+  CHECK(census_s > 1.0);                                                      // the shim made it slow
+  CHECK(body.find("\nobjspy_censuses_total 1\n") != std::string::npos);   // the second is not done...
+  CHECK(took < census_s / 2);                                                 // ...and was not waited for
+}

@@ -1,0 +1,102 @@
+#include <doctest/doctest.h>
+
+#include "objspy/census/live.hpp"
+#include "objspy/core/escape.hpp"
+#include "objspy/output/top.hpp"
+
+using namespace objspy;
+
+namespace {
+
+Census census(double t, std::vector<std::pair<std::string, std::uint64_t>> counts) {
+  Census c;
+  c.pid = 42;
+  c.python_version = "3.12.1";
+  c.timestamp = t;
+  std::uint64_t addr = 0x1000;
+  for (auto& [n, k] : counts) {
+    TypeStat s;
+    s.type_addr = addr += 0x100;
+    s.name = n;
+    s.qualified = "mod." + n;
+    s.count = k;
+    c.total += k;
+    c.types.push_back(s);
+  }
+  return c;
+}
+
+const LiveRow& row(const std::vector<LiveRow>& rows, const std::string& name) {
+  for (const auto& r : rows)
+    if (r.name == name) return r;
+  FAIL("no row " << name);
+  return rows.front();
+}
+
+}  // namespace
+
+TEST_CASE("live series: change since the last sample and since the start, types that died out included") {
+  LiveSeries s(NameForm::short_name);
+  s.add(census(0, {{"a", 10}, {"b", 50}, {"gone", 5}}));
+  s.add(census(10, {{"a", 15}, {"b", 40}, {"gone", 1}}));
+  s.add(census(20, {{"a", 30}, {"b", 45}, {"new", 2}}));
+  auto rows = s.rows(LiveSort::growth, false);
+  CHECK(row(rows, "a").since_start == 20);
+  CHECK(row(rows, "a").since_last == 15);
+  CHECK(row(rows, "b").since_start == -5);
+  CHECK(row(rows, "b").since_last == 5);
+  CHECK(row(rows, "gone").count == 0);
+  CHECK(row(rows, "gone").since_start == -5);
+  CHECK(row(rows, "new").since_start == 2);
+  CHECK(rows.front().name == "a");
+  CHECK(rows.back().name == "gone");
+  CHECK(s.rows(LiveSort::count, false).front().name == "b");
+  CHECK(s.rows(LiveSort::count, true).front().name == "gone");
+  CHECK(s.rows(LiveSort::recent, false).front().name == "a");
+  CHECK(s.rows(LiveSort::name, false).front().name == "a");
+  CHECK(s.rows(LiveSort::name, true).front().name == "new");
+  // Only "a" rose at every step: it is the suspect, with a rate per hour.
+  const auto& a = row(s.rows(LiveSort::rate, false), "a");
+  CHECK_FALSE(a.confidence.empty());
+  CHECK(a.per_hour == doctest::Approx(3600.0 * 20 / 20));
+  CHECK(s.rows(LiveSort::rate, false).front().name == "a");
+}
+
+TEST_CASE("the suspects window stays bounded and keeps the whole span") {
+  SeriesWindow w(8);
+  for (int i = 0; i < 1000; ++i) {
+    Snapshot s;
+    s.timestamp = i;
+    w.add(s);
+  }
+  CHECK(w.samples().size() <= 8);
+  CHECK(w.samples().front().timestamp == 0);
+  CHECK(w.samples().back().timestamp == 999);
+  for (std::size_t i = 1; i < w.samples().size(); ++i) CHECK(w.samples()[i - 1].timestamp < w.samples()[i].timestamp);
+}
+
+TEST_CASE("top's table fits the terminal and escapes names") {
+  LiveSeries s(NameForm::short_name);
+  s.add(census(0, {{"Evil\x1b[31m", 3}, {std::string(300, 'x'), 2}, {"\xe6\x97\xa5\xe6\x9c\xac", 1}}));
+  TopView v;
+  v.width = 60;
+  v.max_rows = 2;
+  v.interval_s = 0.5;
+  v.keys = true;
+  v.status = "note\x1b]0;x\x07";
+  auto lines = render_top(s, census(0, {{"a", 1}}), v);
+  REQUIRE(lines.size() == 4 + 2);  // header, samples line, status, column heads, 2 rows
+  for (const auto& l : lines) {
+    CHECK(display_width(l) <= 60);
+    CHECK(l.find('\x1b') == std::string::npos);
+    CHECK(l.find('\x07') == std::string::npos);
+  }
+  CHECK(lines[1].find("every 0.5s") != std::string::npos);
+  CHECK(lines[1].find("q quit") == std::string::npos);  // cut to the width
+  CHECK(lines[4].find("Evil\\x1b") != std::string::npos);
+  v.width = 0;
+  v.max_rows = 0;
+  lines = render_top(s, census(0, {{"a", 1}}), v);
+  CHECK(lines.size() == 4 + 3);
+  CHECK(lines[5].find(std::string(300, 'x')) != std::string::npos);  // no width: nothing cut
+}
