@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "objspy/core/escape.hpp"
+#include "objspy/output/duration.hpp"
 #include "objspy/output/render.hpp"
 
 namespace objspy {
@@ -40,7 +41,7 @@ std::string render_diff(const std::vector<Change>& rows) {
 }
 
 std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, double hours) {
-  std::string out = fmt::format("{} samples over {:.2f} h\n", samples, hours);
+  std::string out = fmt::format("{} samples over {}\n", samples, human_span(hours * 3600));
   if (samples < 3) return out + "too few samples to rank (need 3 or more)\n";
   if (rows.empty()) return out + "no type grew\n";
   auto [names, width] = escaped_names(rows, [](const Suspect& s) { return s.name; });

@@ -94,7 +94,7 @@ std::string render_prometheus(const Census* c, const ExporterState& s) {
   header(out, "objspy_census_complete", "gauge", "Whether the latest census walked every GC list to its end.");
   sample(out, "objspy_census_complete", c->walk.complete ? 1 : 0);
   header(out, "objspy_census_duration_seconds", "gauge", "How long the latest census took.");
-  sample(out, "objspy_census_duration_seconds", c->duration_ms / 1000.0);
+  out += fmt::format("objspy_census_duration_seconds {:.9g}\n", c->duration_ms / 1000.0);
   header(out, "objspy_census_read_bytes", "gauge", "Bytes of target memory the latest census read.");
   sample(out, "objspy_census_read_bytes", c->bytes_read);
   header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");

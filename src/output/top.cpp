@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "objspy/core/escape.hpp"
+#include "objspy/output/duration.hpp"
 
 namespace objspy {
 namespace {
@@ -20,18 +21,6 @@ std::string fit(std::string s, std::size_t width) {
   return s;
 }
 
-std::string span(double seconds) {
-  auto s = static_cast<long>(seconds + 0.5);
-  if (s < 60) return fmt::format("{}s", s);
-  if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
-  return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
-}
-
-std::string every(double seconds) {
-  if (seconds < 60) return fmt::format("{:g}s", seconds);
-  return span(seconds);
-}
-
 std::string signed_or_blank(std::int64_t v) { return v == 0 ? "0" : fmt::format("{:+}", v); }
 
 }  // namespace
@@ -45,8 +34,8 @@ std::vector<std::string> render_top(const LiveSeries& series, const Census& c, c
                                   c.generations[0], c.generations[1], c.generations[2], c.duration_ms,
                                   c.walk.complete ? "" : ", INCOMPLETE"),
                       v.width));
-  std::string second = fmt::format("{} samples over {}, every {}; sorted by {}{}", series.samples(),
-                                   span(series.latest().timestamp - first.timestamp), every(v.interval_s), describe(v.sort),
+  std::string second = fmt::format("{} sample{} over {}, every {}; sorted by {}{}", series.samples(), series.samples() == 1 ? "" : "s",
+                                   human_span(series.latest().timestamp - first.timestamp), human_span(v.interval_s), describe(v.sort),
                                    v.reverse ? " (reversed)" : "");
   if (v.keys) second += "; keys: g d c t n sort, r reverse, space refresh, q quit";
   lines.push_back(fit(second, v.width));

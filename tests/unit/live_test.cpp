@@ -2,6 +2,7 @@
 
 #include "objspy/census/live.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/output/duration.hpp"
 #include "objspy/output/top.hpp"
 
 using namespace objspy;
@@ -91,7 +92,7 @@ TEST_CASE("top's table fits the terminal and escapes names") {
     CHECK(l.find('\x1b') == std::string::npos);
     CHECK(l.find('\x07') == std::string::npos);
   }
-  CHECK(lines[1].find("every 0.5s") != std::string::npos);
+  CHECK(lines[1].find("every 500ms") != std::string::npos);
   CHECK(lines[1].find("q quit") == std::string::npos);  // cut to the width
   CHECK(lines[4].find("Evil\\x1b") != std::string::npos);
   v.width = 0;
@@ -99,4 +100,14 @@ TEST_CASE("top's table fits the terminal and escapes names") {
   lines = render_top(s, census(0, {{"a", 1}}), v);
   CHECK(lines.size() == 4 + 3);
   CHECK(lines[5].find(std::string(300, 'x')) != std::string::npos);  // no width: nothing cut
+}
+
+TEST_CASE("human spans of time") {
+  CHECK(human_span(0.25) == "250ms");
+  CHECK(human_span(1.5) == "1.5s");
+  CHECK(human_span(42) == "42s");
+  CHECK(human_span(330) == "5m30s");
+  CHECK(human_span(3 * 3600 + 5 * 60) == "3h05m");
+  CHECK(human_span(2 * 86400 + 4 * 3600) == "2d04h");
+  CHECK(human_span(-3) == "0ms");
 }
