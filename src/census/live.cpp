@@ -8,14 +8,18 @@ namespace objspy {
 
 SeriesWindow::SeriesWindow(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 4)) {}
 
-void SeriesWindow::add(Snapshot s) {
-  if (samples_.size() >= capacity_) {
+void SeriesWindow::add(const Snapshot& s) {
+  if (series_.size() >= capacity_) {
     // Keep samples 0, 2, 4, ...: the span is kept, the resolution halves.
     std::size_t w = 0;
-    for (std::size_t r = 0; r < samples_.size(); r += 2) samples_[w++] = std::move(samples_[r]);
-    samples_.resize(w);
+    for (std::size_t r = 0; r < series_.size(); r += 2, ++w) {
+      series_.rows[w] = std::move(series_.rows[r]);
+      series_.timestamps[w] = series_.timestamps[r];
+    }
+    series_.rows.resize(w);
+    series_.timestamps.resize(w);
   }
-  samples_.push_back(std::move(s));
+  series_.add(s);
 }
 
 const char* describe(LiveSort s) {
@@ -34,7 +38,7 @@ void LiveSeries::add(const Census& c) {
   if (samples_ == 0) first_ = s;
   previous_ = samples_ == 0 ? s : std::move(latest_);
   latest_ = s;
-  window_.add(std::move(s));
+  window_.add(s);
   ++samples_;
 }
 

@@ -98,41 +98,59 @@ std::vector<Change> diff(const Snapshot& before, const Snapshot& after, std::siz
   return out;
 }
 
+void DenseSeries::add(const Snapshot& s) {
+  std::vector<std::uint64_t> row(names.size(), 0);
+  for (const auto& [name, count] : s.counts) {
+    auto [it, fresh] = ids_.try_emplace(name, static_cast<std::uint32_t>(names.size()));
+    if (fresh) names.push_back(name);
+    if (it->second >= row.size()) row.resize(it->second + 1, 0);
+    row[it->second] = count;
+  }
+  timestamps.push_back(s.timestamp);
+  rows.push_back(std::move(row));
+}
+
 std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit) {
+  DenseSeries d;
+  for (const auto& s : series) d.add(s);
+  return leak_suspects(d, limit);
+}
+
+std::vector<Suspect> leak_suspects(const DenseSeries& series, std::size_t limit) {
   std::vector<Suspect> out;
-  if (series.size() < 3) return out;
-  std::set<std::string> names;
-  for (const auto& s : series)
-    for (const auto& [n, c] : s.counts) names.insert(n);
-  const double t0 = series.front().timestamp;
+  const std::size_t samples = series.size();
+  if (samples < 3) return out;
+  const double t0 = series.timestamps.front();
+  std::vector<double> xs(samples), ys(samples);
+  for (std::size_t i = 0; i < samples; ++i) xs[i] = (series.timestamps[i] - t0) / 3600.0;
+  const double n = static_cast<double>(samples);
+  double mx = 0;
+  for (double x : xs) mx += x;
+  mx /= n;
   double total_growth = 0;
-  for (const auto& name : names) {
-    std::vector<double> xs, ys;
-    for (const auto& s : series) {
-      auto it = s.counts.find(name);
-      xs.push_back((s.timestamp - t0) / 3600.0);
-      ys.push_back(it == s.counts.end() ? 0.0 : static_cast<double>(it->second));
+  for (std::size_t id = 0; id < series.names.size(); ++id) {
+    double my = 0;
+    for (std::size_t i = 0; i < samples; ++i) {
+      const auto& row = series.rows[i];
+      ys[i] = id < row.size() ? static_cast<double>(row[id]) : 0.0;
+      my += ys[i];
     }
-    const double n = static_cast<double>(xs.size());
-    double mx = 0, my = 0;
-    for (std::size_t i = 0; i < xs.size(); ++i) { mx += xs[i]; my += ys[i]; }
-    mx /= n;
     my /= n;
     double sxx = 0, sxy = 0, syy = 0;
-    for (std::size_t i = 0; i < xs.size(); ++i) {
+    for (std::size_t i = 0; i < samples; ++i) {
       sxx += (xs[i] - mx) * (xs[i] - mx);
       sxy += (xs[i] - mx) * (ys[i] - my);
       syy += (ys[i] - my) * (ys[i] - my);
     }
     if (sxx <= 0 || syy <= 0) continue;  // no time span, or a flat count
     Suspect s;
-    s.name = name;
+    s.name = series.names[id];
     s.first = static_cast<std::uint64_t>(ys.front());
     s.last = static_cast<std::uint64_t>(ys.back());
     s.per_hour = sxy / sxx;
     s.r2 = (sxy * sxy) / (sxx * syy);
     std::size_t up = 0, down = 0;
-    for (std::size_t i = 1; i < ys.size(); ++i) {
+    for (std::size_t i = 1; i < samples; ++i) {
       if (ys[i] > ys[i - 1]) ++up;
       else if (ys[i] < ys[i - 1]) ++down;
     }
@@ -145,9 +163,9 @@ std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::siz
   }
   for (auto& s : out) {
     s.share = total_growth > 0 ? static_cast<double>(s.last - s.first) / total_growth : 0;
-    const bool many = series.size() >= 10;
+    const bool many = samples >= 10;
     if (many && s.r2 >= 0.9 && s.rising >= 0.8 && s.falling <= 0.1) s.confidence = "high";
-    else if (series.size() >= 5 && s.r2 >= 0.6 && s.rising > s.falling * 2) s.confidence = "medium";
+    else if (samples >= 5 && s.r2 >= 0.6 && s.rising > s.falling * 2) s.confidence = "medium";
     else s.confidence = "low";
   }
   std::sort(out.begin(), out.end(), [](const Suspect& a, const Suspect& b) {

@@ -88,12 +88,12 @@ Status run_record(const RecordOptions& o) {
   if (live.samples() >= 3) {
     auto ranked = live.suspects(o.suspects);
     const double hours = (live.latest().timestamp - live.first().timestamp) / 3600.0;
-    auto j = suspects_to_json(ranked, live.window().size(), hours);
+    auto j = suspects_to_json(ranked, live.window_size(), hours);
     j["event"] = "suspects";
     j["pid"] = o.pid;
     j["timestamp"] = now_unix();
     write_line(j.dump(-1, ' ', true) + "\n");
-    if (!o.quiet) std::fputs(render_suspects(ranked, live.window().size(), hours).c_str(), stderr);
+    if (!o.quiet) std::fputs(render_suspects(ranked, live.window_size(), hours).c_str(), stderr);
   }
   if (failure) return *failure;
   std::fputs(fmt::format("objspy: record ended ({}), {} samples\n", end_reason, taken).c_str(), stderr);

@@ -57,7 +57,8 @@ TEST_CASE("live series: change since the last sample and since the start, types 
   CHECK(s.rows(LiveSort::name, false).front().name == "a");
   CHECK(s.rows(LiveSort::name, true).front().name == "new");
   // Only "a" rose at every step: it is the suspect, with a rate per hour.
-  const auto& a = row(s.rows(LiveSort::rate, false), "a");
+  const auto by_rate = s.rows(LiveSort::rate, false);
+  const auto& a = row(by_rate, "a");
   CHECK_FALSE(a.confidence.empty());
   CHECK(a.per_hour == doctest::Approx(3600.0 * 20 / 20));
   CHECK(s.rows(LiveSort::rate, false).front().name == "a");
@@ -68,12 +69,18 @@ TEST_CASE("the suspects window stays bounded and keeps the whole span") {
   for (int i = 0; i < 1000; ++i) {
     Snapshot s;
     s.timestamp = i;
+    s.counts["t" + std::to_string(i)] = static_cast<std::uint64_t>(i);
     w.add(s);
   }
-  CHECK(w.samples().size() <= 8);
-  CHECK(w.samples().front().timestamp == 0);
-  CHECK(w.samples().back().timestamp == 999);
-  for (std::size_t i = 1; i < w.samples().size(); ++i) CHECK(w.samples()[i - 1].timestamp < w.samples()[i].timestamp);
+  const auto& d = w.samples();
+  CHECK(d.size() <= 8);
+  CHECK(d.rows.size() == d.timestamps.size());
+  CHECK(d.timestamps.front() == 0);
+  CHECK(d.timestamps.back() == 999);
+  for (std::size_t i = 1; i < d.size(); ++i) CHECK(d.timestamps[i - 1] < d.timestamps[i]);
+  CHECK(d.names.size() == 1000);  // every name ever seen, once
+  CHECK(d.rows.back().size() == 1000);
+  CHECK(d.rows.back()[999] == 999);
 }
 
 TEST_CASE("top's table fits the terminal and escapes names") {

@@ -15,12 +15,12 @@ namespace objspy {
 class SeriesWindow {
  public:
   explicit SeriesWindow(std::size_t capacity = 256);
-  void add(Snapshot s);
-  const std::vector<Snapshot>& samples() const { return samples_; }
+  void add(const Snapshot& s);
+  const DenseSeries& samples() const { return series_; }
 
  private:
   std::size_t capacity_;
-  std::vector<Snapshot> samples_;
+  DenseSeries series_;
 };
 
 enum class LiveSort { growth, recent, count, rate, name };
@@ -43,7 +43,7 @@ class LiveSeries {
   bool empty() const { return samples_ == 0; }
   const Snapshot& first() const { return first_; }
   const Snapshot& latest() const { return latest_; }
-  const std::vector<Snapshot>& window() const { return window_.samples(); }
+  std::size_t window_size() const { return window_.samples().size(); }
   // Every type seen now or at the start, sorted by `by` (largest first; name: A to Z).
   std::vector<LiveRow> rows(LiveSort by, bool reverse) const;
   std::vector<Suspect> suspects(std::size_t limit) const { return leak_suspects(window_.samples(), limit); }

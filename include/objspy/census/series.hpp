@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "objspy/census/census.hpp"
@@ -51,8 +52,23 @@ struct Suspect {
   std::string confidence;    // high, medium, low
 };
 
+// A series by columns: each name once, one row of counts per sample (a row shorter than
+// `names` counts 0 for the rest). Live views keep this, not a map of names per sample: a
+// service with thousands of types over hundreds of samples stays a few MiB.
+struct DenseSeries {
+  std::vector<std::string> names;
+  std::vector<double> timestamps;
+  std::vector<std::vector<std::uint64_t>> rows;
+  void add(const Snapshot& s);
+  std::size_t size() const { return rows.size(); }
+
+ private:
+  std::unordered_map<std::string, std::uint32_t> ids_;
+};
+
 // Rank types by sustained growth: slope × fit × (rising − falling). A type that goes up and
 // down with load scores low even if it ends higher; one that only rises scores high.
+std::vector<Suspect> leak_suspects(const DenseSeries& series, std::size_t limit);
 std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit);
 
 }  // namespace objspy
