@@ -13,11 +13,7 @@ namespace {
 void note(const std::string& s) { std::fputs(fmt::format("objspy: {}\n", escape_for_terminal(s)).c_str(), stderr); }
 
 Status dump_pid(pid_t pid, const DumpOptions& o) {
-  SampleOptions so;
-  so.cache_budget = o.cache_mib << 20;
-  so.retries = o.retries;
-  so.pause = o.pause;
-  OBJSPY_ASSIGN(auto sampler, Sampler::attach(pid, so));
+  OBJSPY_ASSIGN(auto sampler, attach_target(o.target, pid));
   if (o.verbose) {
     const auto& t = sampler->target();
     note(fmt::format("python {} in {} (opened as {}), _PyRuntime at {:#x}, layout: {}", t.layout.version.str(), t.image.path,
@@ -56,10 +52,18 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
 
 }  // namespace
 
+Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid) {
+  SampleOptions so;
+  so.cache_budget = t.cache_mib << 20;
+  so.retries = t.retries;
+  so.pause = t.pause;
+  return Sampler::attach(pid ? pid : t.pid, so);
+}
+
 Status run_dump(const DumpOptions& o) {
   if (!o.command.empty())
     return run_launched(o.command, o.delay, o.start_timeout, o.verbose, [&](pid_t pid) { return dump_pid(pid, o); });
-  return dump_pid(o.pid, o);
+  return dump_pid(o.target.pid, o);
 }
 
 }  // namespace objspy::cli

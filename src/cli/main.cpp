@@ -13,6 +13,15 @@
 
 namespace {
 
+// The options every command has for reading its target.
+CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
+  auto* pid = app->add_option("-p,--pid", t.pid, "PID of a running Python process")->check(CLI::PositiveNumber);
+  app->add_flag("--pause", t.pause, "Hold the target's threads during each census for an exact snapshot (ptrace; never SIGSTOP)");
+  app->add_option("--cache-mib", t.cache_mib, "Read cache budget in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
+  app->add_option("--retries", t.retries, "Retries when the lists change under the walk")->check(CLI::Range(0, 10))->capture_default_str();
+  return pid;
+}
+
 int fail(const objspy::Error& e) {
   // Messages may quote text from the target (paths, names): escape them too.
   std::fputs(fmt::format("objspy: error: {}\n", objspy::escape_for_terminal(e.message)).c_str(), stderr);
@@ -30,16 +39,13 @@ int main(int argc, char** argv) {
   cli::DumpOptions dump;
   std::string format = "table";
   auto* d = app.add_subcommand("dump", "Print the census of a Python process's GC-tracked objects, like objgraph.show_most_common_types()");
-  auto* pid_opt = d->add_option("-p,--pid", dump.pid, "PID of a running Python process")->check(CLI::PositiveNumber);
+  auto* pid_opt = add_target_options(d, dump.target);
   d->add_option("--format", format, "Output format")->check(CLI::IsMember({"table", "json", "ndjson"}))->capture_default_str();
   auto* limit_opt = d->add_option("-l,--limit", dump.render.limit, "How many types to show (0: all; JSON shows all unless given)")->capture_default_str();
 
   bool qualified = false;
   d->add_flag("--qualified", qualified, "Name types module.name, like objgraph's shortnames=False");
   d->add_option("--delay", dump.delay, "Launch mode: seconds to let the program build its heap after its interpreter starts")->capture_default_str();
-  d->add_option("--cache-mib", dump.cache_mib, "Read cache budget in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
-  d->add_option("--retries", dump.retries, "Retries when the lists change under the walk")->check(CLI::Range(0, 10))->capture_default_str();
-  d->add_flag("--pause", dump.pause, "Hold the target's threads during the census for an exact snapshot (ptrace; never SIGSTOP)");
   d->add_flag("-v,--verbose", dump.verbose, "Print where the layout came from and what was discovered, to stderr");
   d->add_flag("-q,--quiet", dump.quiet, "No summary line on stderr");
   d->add_flag("--growth", dump.growth, "Show what grew since the previous census of this process (like objgraph.show_growth())");
@@ -52,7 +58,7 @@ int main(int argc, char** argv) {
   cli::RecordOptions rec;
   bool rec_qualified = false;
   auto* r = app.add_subcommand("record", "Take a census every --interval and stream them as NDJSON, one line per sample");
-  r->add_option("-p,--pid", rec.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  add_target_options(r, rec.target)->required();
   r->add_option("-i,--interval", rec.interval_s, "Time between censuses (30s, 5m, ...)")
       ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
   auto* rdur = r->add_option("-d,--duration", rec.duration_s, "Stop after this long")
@@ -61,7 +67,6 @@ int main(int argc, char** argv) {
   r->add_option("-o,--output", rec.output, "Append to this file instead of stdout");
   r->add_option("-l,--limit", rec.render.limit, "Types per sample (0: all)")->capture_default_str();
   r->add_flag("--qualified", rec_qualified, "Name types module.name");
-  r->add_flag("--pause", rec.pause, "Hold the target during each census");
   r->add_option("--suspects", rec.suspects, "Leak suspects ranked in the closing line and table (0: all)")->capture_default_str();
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
 
@@ -69,7 +74,7 @@ int main(int argc, char** argv) {
   std::string top_sort = "growth";
   bool top_qualified = false;
   auto* tp = app.add_subcommand("top", "Live view of the census, like py-spy top: count, change since the last sample and since the start");
-  tp->add_option("-p,--pid", top.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  add_target_options(tp, top.target)->required();
   tp->add_option("-i,--interval", top.interval_s, "Time between censuses (2s, 500ms, ...)")
       ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
   tp->add_option("--sort", top_sort, "Initial order (keys g d c t n change it live)")
@@ -77,18 +82,16 @@ int main(int argc, char** argv) {
   tp->add_option("-n,--count", top.count, "Stop after this many censuses")->check(CLI::PositiveNumber);
   tp->add_option("-l,--limit", top.render.limit, "Rows of each table when stdout is not a terminal (0: all)")->capture_default_str();
   tp->add_flag("--qualified", top_qualified, "Name types module.name");
-  tp->add_flag("--pause", top.pause, "Hold the target during each census");
 
   cli::ServeOptions serve;
   bool serve_qualified = false;
   auto* sv = app.add_subcommand("serve", "Prometheus exporter: a census every --interval, served at http://LISTEN/metrics");
-  sv->add_option("-p,--pid", serve.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  add_target_options(sv, serve.target)->required();
   sv->add_option("--listen", serve.listen, "Address to serve on (HOST:PORT; port 0 picks a free one)")->capture_default_str();
   sv->add_option("-i,--interval", serve.interval_s, "Time between censuses")
       ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
   sv->add_option("--top", serve.top_types, "Types exported by name; the rest are summed as type=\"other\" (0: all)")->capture_default_str();
   sv->add_flag("--qualified", serve_qualified, "Name types module.name");
-  sv->add_flag("--pause", serve.pause, "Hold the target during each census");
   sv->add_flag("-v,--verbose", serve.verbose, "Log scrapes and failed censuses to stderr");
 
   std::string diff_a, diff_b;

@@ -27,10 +27,7 @@ double now_unix() {
 }  // namespace
 
 Status run_record(const RecordOptions& o) {
-  SampleOptions so;
-  so.cache_budget = o.cache_mib << 20;
-  so.pause = o.pause;
-  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));  // first: no empty output file for a bad PID
+  OBJSPY_ASSIGN(auto sampler, attach_target(o.target));  // first: no empty output file for a bad PID
   FILE* out = stdout;
   std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
   if (!o.output.empty() && o.output != "-") {
@@ -62,7 +59,7 @@ Status run_record(const RecordOptions& o) {
   periodic = std::make_unique<PeriodicCensus>(io, *sampler, o.interval_s, [&](Result<Census> c) {
     if (!c.ok()) {
       if (c.error().code == Errc::target_exited) {
-        write_line(nlohmann::json({{"event", "target_exited"}, {"pid", o.pid}, {"timestamp", now_unix()}, {"samples", taken}}).dump() + "\n");
+        write_line(nlohmann::json({{"event", "target_exited"}, {"pid", o.target.pid}, {"timestamp", now_unix()}, {"samples", taken}}).dump() + "\n");
         return finish("target exited");
       }
       failure = c.take_error();
@@ -90,7 +87,7 @@ Status run_record(const RecordOptions& o) {
     const double hours = (live.latest().timestamp - live.first().timestamp) / 3600.0;
     auto j = suspects_to_json(ranked, live.window_size(), hours);
     j["event"] = "suspects";
-    j["pid"] = o.pid;
+    j["pid"] = o.target.pid;
     j["timestamp"] = now_unix();
     write_line(j.dump(-1, ' ', true) + "\n");
     if (!o.quiet) std::fputs(render_suspects(ranked, live.window_size(), hours).c_str(), stderr);

@@ -24,15 +24,12 @@ void note(const std::string& line) { std::fputs(fmt::format("objspy: {}\n", esca
 
 Status run_serve(const ServeOptions& o) {
   OBJSPY_ASSIGN(auto endpoint, parse_listen_address(o.listen));
-  SampleOptions so;
-  so.cache_budget = o.cache_mib << 20;
-  so.pause = o.pause;
-  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));
+  OBJSPY_ASSIGN(auto sampler, attach_target(o.target));
 
   namespace asio = boost::asio;
   asio::io_context io;
   ExporterState state;
-  state.pid = o.pid;
+  state.pid = o.target.pid;
   state.top_types = o.top_types;
   state.names = o.names;
   std::optional<Census> latest;
@@ -47,7 +44,7 @@ Status run_serve(const ServeOptions& o) {
     auto at = server->local_endpoint();
     const auto host = at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
     // The line tools wait for: the port is known (also with port 0) and a census is in.
-    note(fmt::format("serving metrics of pid {} at http://{}:{}/metrics, a census every {}s", o.pid, host, at.port(), o.interval_s));
+    note(fmt::format("serving metrics of pid {} at http://{}:{}/metrics, a census every {}s", o.target.pid, host, at.port(), o.interval_s));
     return {};
   };
 
@@ -62,7 +59,7 @@ Status run_serve(const ServeOptions& o) {
       ++state.failures;
       if (r.error().code == Errc::target_exited) {
         // Keep answering with objspy_up 0, so the target's end shows in Prometheus and can alert.
-        note(fmt::format("target {} exited; serving objspy_up 0", o.pid));
+        note(fmt::format("target {} exited; serving objspy_up 0", o.target.pid));
         periodic.stop();
       } else if (o.verbose) {
         note(fmt::format("census failed: {}", r.error().message));

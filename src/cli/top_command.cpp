@@ -51,10 +51,7 @@ std::optional<LiveSort> parse_sort(const std::string& s) {
 }
 
 Status run_top(const TopOptions& o) {
-  SampleOptions so;
-  so.cache_budget = o.cache_mib << 20;
-  so.pause = o.pause;
-  OBJSPY_ASSIGN(auto sampler, Sampler::attach(o.pid, so));
+  OBJSPY_ASSIGN(auto sampler, attach_target(o.target));
 
   namespace asio = boost::asio;
   asio::io_context io;
@@ -149,7 +146,7 @@ Status run_top(const TopOptions& o) {
       view.keys = false;
       write_plain(render_top(series, *latest, view));
     }
-    std::fputs(fmt::format("objspy: target {} exited; top ended after {} samples\n", o.pid, taken).c_str(), stderr);
+    std::fputs(fmt::format("objspy: target {} exited; top ended after {} samples\n", o.target.pid, taken).c_str(), stderr);
   }
   return {};
 }

@@ -3,11 +3,13 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "objspy/census/live.hpp"
+#include "objspy/census/sampler.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/output/render.hpp"
 
@@ -15,19 +17,26 @@ namespace objspy::cli {
 
 enum class Format { table, json, ndjson };
 
-struct DumpOptions {
+// How every command reads its target.
+struct TargetOptions {
   pid_t pid = 0;
+  std::size_t cache_mib = 16;
+  int retries = 1;      // whole-census retries when the lists change under the walk
+  bool pause = false;   // hold the target's threads during each census
+};
+// Attach to `pid` (default: t.pid) as `t` says. Err: as Sampler::attach.
+Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid = 0);
+
+struct DumpOptions {
+  TargetOptions target;              // target.pid 0: launch mode
   std::vector<std::string> command;  // launch mode: the program to start
   double delay = 2.0;                // launch mode: seconds to let the program build its heap
   double start_timeout = 15.0;       // launch mode: seconds to wait for the interpreter
   Format format = Format::table;
   RenderOptions render;
   bool limit_given = false;
-  std::size_t cache_mib = 16;
-  int retries = 1;
   bool verbose = false;
   bool quiet = false;
-  bool pause = false;
   bool growth = false;     // show what grew since the previous census (state file)
   std::string state_path;  // default: default_state_path()
 };
@@ -35,43 +44,37 @@ struct DumpOptions {
 Status run_dump(const DumpOptions& o);
 
 struct RecordOptions {
-  pid_t pid = 0;
+  TargetOptions target;
   double interval_s = 30;
   double duration_s = 0;   // 0: until stopped
   long count = 0;          // 0: until stopped
   std::string output;      // "" or "-": stdout
   RenderOptions render{NameForm::short_name, 0};
-  bool pause = false;
   bool quiet = false;       // no suspects table on stderr at the end
   std::size_t suspects = 10;  // rows in the closing suspects line and table
-  std::size_t cache_mib = 16;
 };
 // One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
 // target's exit (with a final event line), --duration or --count.
 Status run_record(const RecordOptions& o);
 
 struct TopOptions {
-  pid_t pid = 0;
+  TargetOptions target;
   double interval_s = 2;
   long count = 0;          // 0: until quit
   LiveSort sort = LiveSort::growth;
   RenderOptions render{NameForm::short_name, 25};  // limit: rows of each plain table
-  bool pause = false;
-  std::size_t cache_mib = 16;
 };
 // A live view on a terminal (keys to sort and quit); plain tables when stdout is not one.
 Status run_top(const TopOptions& o);
 std::optional<LiveSort> parse_sort(const std::string& s);
 
 struct ServeOptions {
-  pid_t pid = 0;
+  TargetOptions target;
   std::string listen = "127.0.0.1:9464";
   double interval_s = 15;
   std::size_t top_types = 50;
   NameForm names = NameForm::short_name;
-  bool pause = false;
   bool verbose = false;
-  std::size_t cache_mib = 16;
 };
 // A Prometheus exporter: a census every interval, scrapes answered from the latest one.
 Status run_serve(const ServeOptions& o);
