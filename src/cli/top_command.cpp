@@ -4,6 +4,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 #include <optional>
 
 #include <boost/asio/io_context.hpp>
@@ -55,7 +57,10 @@ Status run_top(const TopOptions& o) {
 
   namespace asio = boost::asio;
   asio::io_context io;
-  const bool live = is_terminal(STDOUT_FILENO);
+  // A terminal that understands cursor movement gets the live view; TERM=dumb (Emacs shells,
+  // some CI consoles) gets the plain tables.
+  const char* term = std::getenv("TERM");
+  const bool live = is_terminal(STDOUT_FILENO) && term && *term && std::string_view(term) != "dumb";
   const bool keys = live && is_terminal(STDIN_FILENO);
   std::unique_ptr<Screen> screen;
   if (live) screen = std::make_unique<Screen>(keys);
