@@ -34,6 +34,16 @@ Result<bool> wait_for_quiet_gc(MemoryReader& fresh, const GcState& s, bool targe
   return false;
 }
 
+// Whether any interpreter's collector is running right now.
+Result<bool> any_collecting(MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime) {
+  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(fresh, map, layout, runtime));
+  for (const auto& s : interps.gc_states) {
+    OBJSPY_ASSIGN(std::uint32_t collecting, fresh.u32(s.collecting));
+    if (collecting) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
@@ -158,15 +168,31 @@ Result<Census> Sampler::sample() {
   for (int attempt = 0; attempt <= opts_.retries; ++attempt) {
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<ProcessPause> pause;
-    if (opts_.pause) {
-      auto frozen = ProcessPause::freeze(pid);
-      if (!frozen.ok()) return frozen.take_error();
-      pause = std::move(frozen).value();
-    }
-    auto map = read_memory_map(pid);
-    if (!map.ok()) {
-      if (map.error().code == Errc::no_such_process) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
-      return map.take_error();
+    Result<MemoryMap> map = make_error(Errc::internal, "no memory map read");
+    // With --pause, a target held in the middle of a collection cannot finish it, and its
+    // lists are half rewritten: let it run until the collection is over, then hold it again.
+    // Bounded: a target that is always collecting gets an incomplete census, flagged.
+    for (int hold = 0;; ++hold) {
+      if (opts_.pause) {
+        auto frozen = ProcessPause::freeze(pid);
+        if (!frozen.ok()) return frozen.take_error();
+        pause = std::move(frozen).value();
+      }
+      map = read_memory_map(pid);
+      if (!map.ok()) {
+        if (map.error().code == Errc::no_such_process) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
+        return map.take_error();
+      }
+      if (!pause || hold == 20) break;
+      auto busy = any_collecting(impl_->live, &*map, target_.layout, target_.image.runtime);
+      if (!busy.ok() || !*busy) break;
+      pause->resume();
+      pause.reset();
+      for (int i = 0; i < 100; ++i) {  // up to ~200 ms for the collection to end, unheld
+        auto still = any_collecting(impl_->live, &*map, target_.layout, target_.image.runtime);
+        if (!still.ok() || !*still) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
     }
     std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
     CachedReader cache(impl_->live, &*map, opts_.cache_budget, opts_.cache_chunk);

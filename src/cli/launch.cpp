@@ -39,6 +39,12 @@ class Child {
     if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
     return status_;
   }
+  // Block until it has exited (it is known to be exiting).
+  void wait() {
+    if (status_) return;
+    int st = 0;
+    if (::waitpid(pid_, &st, 0) == pid_) status_ = st;
+  }
   void end() {
     if (status_) return;
     ::kill(pid_, SIGTERM);
@@ -117,13 +123,24 @@ Status run_launched(const std::vector<std::string>& argv, double delay, double s
   });
   // Poll every 20 ms until the program's interpreter can be read (a wrapper script may exec
   // Python later), then give it `delay` seconds.
-  std::function<void()> probe = [&] {
-    if (auto st = child.exited()) {
+  auto exited_early = [&] {
+    auto st = child.exited();
+    if (st) {
       failure = make_error(Errc::launch_failed, fmt::format("{} {} before objspy could read it", argv[0], describe_status(*st)));
       io.stop();
-      return;
     }
+    return st.has_value();
+  };
+  std::function<void()> probe = [&] {
+    if (exited_early()) return;
     auto attached = Sampler::attach(pid);
+    // The program may exit while objspy reads it: that is the launch failing, not a target
+    // that exited mid-census. Its memory goes before it can be reaped: wait for that.
+    if (!attached.ok()) {
+      const Errc c = attached.error().code;
+      if (c == Errc::target_exited || c == Errc::no_such_process) child.wait();
+      if (exited_early()) return;
+    }
     if (attached.ok()) {
       ready = true;
       if (verbose) std::fputs(fmt::format("objspy: interpreter of PID {} is up; waiting {:.1f} s\n", pid, delay).c_str(), stderr);
