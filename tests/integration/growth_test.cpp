@@ -105,8 +105,8 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
       itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
       REQUIRE(itest::wait_for_lines(out, 3, 30));  // three samples on disk, then SIGTERM objspy
       kill(rec.pid(), SIGTERM);
-      int st = 0;
-      REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
+      int st = rec.wait_exit(60);
+      REQUIRE(st != -1);
       CHECK(WIFEXITED(st));
       CHECK(WEXITSTATUS(st) == 0);
       auto lines = read_ndjson(out);
@@ -122,8 +122,8 @@ TEST_CASE("record streams valid NDJSON and ends cleanly on SIGTERM and on the ta
       itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "100ms", "-o", out}));
       REQUIRE(itest::wait_for_lines(out, 2, 30));
       t.kill_now();
-      int st = 0;
-      REQUIRE(waitpid(rec.pid(), &st, 0) == rec.pid());
+      int st = rec.wait_exit(60);
+      REQUIRE(st != -1);
       CHECK(WIFEXITED(st));
       CHECK(WEXITSTATUS(st) == 0);
       auto lines = read_ndjson(out);

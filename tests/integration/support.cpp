@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -204,6 +205,23 @@ void Target::kill_now() {
   int st;
   waitpid(pid_, &st, 0);
   reaped_ = true;
+}
+
+int Target::wait_exit(double timeout_s) {
+  if (pid_ <= 0 || reaped_) return -1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  int st = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      reaped_ = true;
+      return st;
+    }
+    if (r < 0) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no pidfd in this libc's API
+  }
+  kill_now();
+  return -1;
 }
 
 std::optional<std::string> Target::ready_line(double timeout_s, std::string* err) {

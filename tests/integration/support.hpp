@@ -59,6 +59,9 @@ class Target {
   // the timeout or exited first.
   std::optional<std::string> ready_line(double timeout_s, std::string* err);
   void kill_now();
+  // Wait for it to exit by itself and reap it; its wait status, or -1 after `timeout_s`
+  // (then it is killed).
+  int wait_exit(double timeout_s);
   // Send one line and wait for one line back (empty on timeout).
   std::string ask(const std::string& line, double timeout_s);
   // The next line on stderr that contains `needle` (nullopt on timeout or end of stderr);

@@ -1,6 +1,7 @@
 // objspy top against real interpreters: plain tables when stdout is a pipe, and the live view
 // in a real terminal (tmux), driven by keys and read back with capture-pane.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -123,6 +124,16 @@ TEST_CASE("top writes plain tables when stdout is not a terminal") {
     CHECK(leak->since_last > 0);
     for (std::size_t i = 1; i < last.size(); ++i) CHECK(last[i - 1].since_start >= last[i].since_start);  // growth first, by default
     CHECK(lines[headers[2] - 2].find("3 samples over") != std::string::npos);
+
+    // The target's exit ends top cleanly, saying so.
+    itest::Target top(itest::objspy({"top", "--pid", std::to_string(t.pid()), "-i", "100ms"}));
+    REQUIRE(top.ready_line(30, &err));  // its first table is out
+    t.kill_now();
+    REQUIRE(top.stderr_line("exited; top ended", 30, &err));
+    int st = top.wait_exit(60);
+    REQUIRE(st != -1);
+    CHECK(WIFEXITED(st));
+    CHECK(WEXITSTATUS(st) == 0);
   }
 }
 
