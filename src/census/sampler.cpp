@@ -22,26 +22,55 @@ double now_unix() {
 }
 
 // A collection in progress rewrites _gc_prev and moves objects between lists (some onto
-// lists on the collector's stack). Wait briefly for it to end (not while the target is
-// held: it cannot end then); report it if it does not.
-Result<bool> wait_for_quiet_gc(MemoryReader& fresh, const GcState& s, bool target_held) {
-  for (int i = 0; i < 50; ++i) {
-    OBJSPY_ASSIGN(std::uint32_t collecting, fresh.u32(s.collecting));
-    if (collecting == 0) return true;
-    if (target_held) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+// lists on the collector's stack). Whether every flag in `collecting` reads 0, polling up to
+// `tries` times 2 ms apart: a walk waits briefly for a collection to end (only once when the
+// target is held: it cannot end then).
+Result<bool> no_collection(MemoryReader& fresh, const std::vector<RemoteAddr>& collecting, int tries) {
+  for (int i = 0; i < tries; ++i) {
+    bool busy = false;
+    for (RemoteAddr flag : collecting) {
+      OBJSPY_ASSIGN(std::uint32_t c, fresh.u32(flag));
+      busy = busy || c != 0;
+    }
+    if (!busy) return true;
+    if (i + 1 < tries) std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   return false;
 }
 
-// Whether any interpreter's collector is running right now.
-Result<bool> any_collecting(MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime) {
-  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(fresh, map, layout, runtime));
-  for (const auto& s : interps.gc_states) {
-    OBJSPY_ASSIGN(std::uint32_t collecting, fresh.u32(s.collecting));
-    if (collecting) return true;
+struct Hold {
+  std::unique_ptr<ProcessPause> pause;  // null without --pause
+  MemoryMap map;
+};
+
+// The target ready for a census: with --pause, held outside any collection. A target held
+// inside one cannot finish it and its lists are half rewritten, so it is let go until the
+// collection is over and held again. Bounded: one that is always collecting is walked anyway,
+// and the walk reports the collection.
+Result<Hold> hold_for_census(pid_t pid, bool pause, MemoryReader& fresh, const Layout& layout, RemoteAddr runtime) {
+  std::vector<RemoteAddr> collecting;  // every interpreter's flag, found once
+  for (int hold = 0;; ++hold) {
+    Hold h;
+    if (pause) {
+      OBJSPY_ASSIGN(h.pause, ProcessPause::freeze(pid));
+    }
+    auto map = read_memory_map(pid);
+    if (!map.ok()) {
+      if (map.error().code == Errc::no_such_process) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
+      return map.take_error();
+    }
+    h.map = std::move(*map);
+    if (!pause || hold == 20) return h;
+    if (collecting.empty()) {
+      auto interps = find_interpreters(fresh, &h.map, layout, runtime);
+      if (!interps.ok()) return h;  // the census will say what is wrong
+      for (const auto& s : interps->gc_states) collecting.push_back(s.collecting);
+    }
+    auto quiet = no_collection(fresh, collecting, 1);
+    if (!quiet.ok() || *quiet) return h;
+    h.pause.reset();  // resumes the target
+    (void)no_collection(fresh, collecting, 100);  // up to ~200 ms for it to end, unheld
   }
-  return false;
 }
 
 }  // namespace
@@ -68,7 +97,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   for (const auto& s : interps.gc_states) {
     InterpreterStat is;
     is.index = s.interpreter_index;
-    OBJSPY_ASSIGN(bool quiet, wait_for_quiet_gc(fresh, s, target_held));
+    OBJSPY_ASSIGN(bool quiet, no_collection(fresh, {s.collecting}, target_held ? 1 : 50));
     if (!quiet) {
       c.walk.complete = false;
       c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", s.interpreter_index));
@@ -167,40 +196,14 @@ Result<Census> Sampler::sample() {
   Result<Census> last = make_error(Errc::internal, "no census taken");
   for (int attempt = 0; attempt <= opts_.retries; ++attempt) {
     auto t0 = std::chrono::steady_clock::now();
-    std::unique_ptr<ProcessPause> pause;
-    Result<MemoryMap> map = make_error(Errc::internal, "no memory map read");
-    // With --pause, a target held in the middle of a collection cannot finish it, and its
-    // lists are half rewritten: let it run until the collection is over, then hold it again.
-    // Bounded: a target that is always collecting gets an incomplete census, flagged.
-    for (int hold = 0;; ++hold) {
-      if (opts_.pause) {
-        auto frozen = ProcessPause::freeze(pid);
-        if (!frozen.ok()) return frozen.take_error();
-        pause = std::move(frozen).value();
-      }
-      map = read_memory_map(pid);
-      if (!map.ok()) {
-        if (map.error().code == Errc::no_such_process) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
-        return map.take_error();
-      }
-      if (!pause || hold == 20) break;
-      auto busy = any_collecting(impl_->live, &*map, target_.layout, target_.image.runtime);
-      if (!busy.ok() || !*busy) break;
-      pause->resume();
-      pause.reset();
-      for (int i = 0; i < 100; ++i) {  // up to ~200 ms for the collection to end, unheld
-        auto still = any_collecting(impl_->live, &*map, target_.layout, target_.image.runtime);
-        if (!still.ok() || !*still) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-    }
+    OBJSPY_ASSIGN(Hold held, hold_for_census(pid, opts_.pause, impl_->live, target_.layout, target_.image.runtime));
     std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
-    CachedReader cache(impl_->live, &*map, opts_.cache_budget, opts_.cache_chunk);
-    last = take_census(cache, impl_->live, &*map, target_.layout, target_.image.runtime, pause != nullptr);
+    CachedReader cache(impl_->live, &held.map, opts_.cache_budget, opts_.cache_chunk);
+    last = take_census(cache, impl_->live, &held.map, target_.layout, target_.image.runtime, held.pause != nullptr);
     double pause_ms = -1;
-    if (pause) {
-      pause->resume();
-      pause_ms = pause->held_ms();
+    if (held.pause) {
+      held.pause->resume();
+      pause_ms = held.pause->held_ms();
     }
     if (!last.ok()) {
       // A census that fails on a bad read while the process is gone means it exited mid-walk.

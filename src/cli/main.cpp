@@ -71,14 +71,16 @@ int main(int argc, char** argv) {
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
 
   cli::TopOptions top;
-  std::string top_sort = "growth";
   bool top_qualified = false;
   auto* tp = app.add_subcommand("top", "Live view of the census, like py-spy top: count, change since the last sample and since the start");
   add_target_options(tp, top.target)->required();
   tp->add_option("-i,--interval", top.interval_s, "Time between censuses (2s, 500ms, ...)")
       ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
-  tp->add_option("--sort", top_sort, "Initial order (keys g d c t n change it live)")
-      ->check(CLI::IsMember({"growth", "recent", "count", "rate", "name"}))->capture_default_str();
+  const auto sorts = cli::sort_names();
+  std::vector<std::string> sort_words;
+  for (const auto& [word, order] : sorts) sort_words.push_back(word);
+  std::string top_sort = "growth";
+  tp->add_option("--sort", top_sort, "Initial order (keys g d c t n change it live)")->check(CLI::IsMember(sort_words))->capture_default_str();
   tp->add_option("-n,--count", top.count, "Stop after this many censuses")->check(CLI::PositiveNumber);
   tp->add_option("-l,--limit", top.render.limit, "Rows of each table when stdout is not a terminal (0: all)")->capture_default_str();
   tp->add_flag("--qualified", top_qualified, "Name types module.name");
@@ -130,8 +132,8 @@ int main(int argc, char** argv) {
     auto st = cli::run_record(rec);
     if (!st.ok()) return fail(st.error());
   } else if (tp->parsed()) {
+    top.sort = sorts.at(top_sort);
     top.render.names = top_qualified ? NameForm::qualified : NameForm::short_name;
-    top.sort = *cli::parse_sort(top_sort);
     if (top.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
     auto st = cli::run_top(top);
     if (!st.ok()) return fail(st.error());

@@ -1,12 +1,10 @@
-// record: one census per tick on a Boost.Asio timer, streamed as NDJSON.
+// record: one census per tick (PeriodicCensus), streamed as NDJSON, closed by live suspects.
 #include <csignal>
 #include <cstdio>
 #include <memory>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -15,7 +13,6 @@
 #include "objspy/cli/periodic.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/output/render.hpp"
-#include "objspy/core/escape.hpp"
 
 namespace objspy::cli {
 namespace {

@@ -13,6 +13,7 @@
 #include "objspy/cli/http_server.hpp"
 #include "objspy/cli/periodic.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/output/duration.hpp"
 #include "objspy/output/prometheus.hpp"
 
 namespace objspy::cli {
@@ -29,7 +30,6 @@ Status run_serve(const ServeOptions& o) {
   namespace asio = boost::asio;
   asio::io_context io;
   ExporterState state;
-  state.pid = o.target.pid;
   state.top_types = o.top_types;
   state.names = o.names;
   std::optional<Census> latest;
@@ -44,7 +44,8 @@ Status run_serve(const ServeOptions& o) {
     auto at = server->local_endpoint();
     const auto host = at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
     // The line tools wait for: the port is known (also with port 0) and a census is in.
-    note(fmt::format("serving metrics of pid {} at http://{}:{}/metrics, a census every {}s", o.target.pid, host, at.port(), o.interval_s));
+    note(fmt::format("serving metrics of pid {} at http://{}:{}/metrics, a census every {}", o.target.pid, host, at.port(),
+                     human_span(o.interval_s)));
     return {};
   };
 

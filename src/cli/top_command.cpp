@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <map>
 #include <optional>
 
 #include <boost/asio/io_context.hpp>
@@ -30,26 +31,27 @@ void write_plain(const std::vector<std::string>& lines) {
   std::fflush(stdout);
 }
 
+// The orders top offers: the key that picks one live and its --sort name.
+struct SortChoice {
+  char key;
+  const char* name;
+  LiveSort sort;
+};
+constexpr SortChoice kSorts[] = {{'g', "growth", LiveSort::growth}, {'d', "recent", LiveSort::recent}, {'c', "count", LiveSort::count},
+                                 {'t', "rate", LiveSort::rate},     {'n', "name", LiveSort::name}};
+
 std::optional<LiveSort> sort_for_key(char k) {
-  switch (k) {
-    case 'g': return LiveSort::growth;
-    case 'd': return LiveSort::recent;
-    case 'c': return LiveSort::count;
-    case 't': return LiveSort::rate;
-    case 'n': return LiveSort::name;
-    default: return std::nullopt;
-  }
+  for (const auto& c : kSorts)
+    if (c.key == k) return c.sort;
+  return std::nullopt;
 }
 
 }  // namespace
 
-std::optional<LiveSort> parse_sort(const std::string& s) {
-  if (s == "growth") return LiveSort::growth;
-  if (s == "recent") return LiveSort::recent;
-  if (s == "count") return LiveSort::count;
-  if (s == "rate") return LiveSort::rate;
-  if (s == "name") return LiveSort::name;
-  return std::nullopt;
+std::map<std::string, LiveSort> sort_names() {
+  std::map<std::string, LiveSort> out;
+  for (const auto& c : kSorts) out.emplace(c.name, c.sort);
+  return out;
 }
 
 Status run_top(const TopOptions& o) {

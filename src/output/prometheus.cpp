@@ -23,10 +23,10 @@ void sample(std::string& out, std::string_view name, T value) {
 
 // Per-type counts by label value. Sanitizing can make two names one label value (and a type
 // may be named "other"): they are summed, so no series is ever written twice.
-std::vector<std::pair<std::string, std::uint64_t>> type_series(const Census& c, const ExporterState& s) {
+std::vector<std::pair<std::string, std::uint64_t>> type_series(const std::vector<NamedCount>& counts, const ExporterState& s) {
   std::map<std::string, std::uint64_t> by_label;
   std::uint64_t other = 0;
-  for (const auto& r : most_common(c, s.names)) {
+  for (const auto& r : counts) {
     auto label = prometheus_label_value(r.name);
     if (label == kOther) other += r.count;
     else by_label[label] += r.count;
@@ -81,9 +81,10 @@ std::string render_prometheus(const Census* c, const ExporterState& s) {
                      prometheus_label_value(c->python_version), c->debug_build ? "true" : "false");
   header(out, "objspy_type_objects", "gauge",
          "Objects of each type in the GC lists, as gc.get_objects() counts them: the largest types, the rest summed in type=\"other\".");
-  for (const auto& [label, count] : type_series(*c, s)) out += fmt::format("objspy_type_objects{{type=\"{}\"}} {}\n", label, count);
+  const auto counts = most_common(*c, s.names);
+  for (const auto& [label, count] : type_series(counts, s)) out += fmt::format("objspy_type_objects{{type=\"{}\"}} {}\n", label, count);
   header(out, "objspy_types", "gauge", "Distinct type names with objects in the GC lists.");
-  sample(out, "objspy_types", most_common(*c, s.names).size());
+  sample(out, "objspy_types", counts.size());
   header(out, "objspy_gc_objects", "gauge", "Objects in the GC lists (len(gc.get_objects())), all interpreters.");
   sample(out, "objspy_gc_objects", c->total);
   header(out, "objspy_gc_generation_objects", "gauge", "Objects in each GC generation, all interpreters.");

@@ -224,25 +224,39 @@ int Target::wait_exit(double timeout_s) {
   return -1;
 }
 
-std::optional<std::string> Target::ready_line(double timeout_s, std::string* err) {
-  std::string line;
+namespace {
+
+// The next line from `fd` that contains `needle` (any line when it is empty), through the
+// buffer `buf`; every byte read is also appended to `seen`. nullopt on timeout or end of input.
+std::optional<std::string> next_line(int fd, std::string& buf, std::string& seen, const std::string& needle, double timeout_s) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   for (;;) {
+    for (auto nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n')) {
+      std::string line = buf.substr(0, nl);
+      buf.erase(0, nl + 1);
+      if (line.find(needle) != std::string::npos) return line;
+    }
     int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-    if (ms <= 0) break;
-    pollfd p{out_, POLLIN, 0};
+    if (ms <= 0) return std::nullopt;
+    pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, ms) <= 0) continue;
-    char buf[65536];
-    ssize_t n = read(out_, buf, sizeof buf);
-    if (n <= 0) break;
-    line.append(buf, static_cast<size_t>(n));
-    if (auto nl = line.find('\n'); nl != std::string::npos) return line.substr(0, nl);
+    char chunk[65536];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n <= 0) return std::nullopt;
+    buf.append(chunk, static_cast<size_t>(n));
+    seen.append(chunk, static_cast<size_t>(n));
   }
-  // Not ready: collect what it said on stderr.
+}
+
+}  // namespace
+
+std::optional<std::string> Target::ready_line(double timeout_s, std::string* err) {
+  std::string ignored;
+  if (auto line = next_line(out_, out_buf_, ignored, "", timeout_s)) return line;
+  // Not ready: collect what it said on stderr (to its end: it is dead now).
   kill_now();
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(err_, buf, sizeof buf)) > 0) err->append(buf, static_cast<size_t>(n));
+  next_line(err_, err_buf_, err_seen_, std::string(1, '\0'), 10);
+  *err = err_seen_;
   return std::nullopt;
 }
 
@@ -255,25 +269,9 @@ std::string Target::ask(const std::string& line, double timeout_s) {
 }
 
 std::optional<std::string> Target::stderr_line(const std::string& needle, double timeout_s, std::string* seen) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  for (;;) {
-    for (auto nl = err_buf_.find('\n'); nl != std::string::npos; nl = err_buf_.find('\n')) {
-      std::string line = err_buf_.substr(0, nl);
-      err_buf_.erase(0, nl + 1);
-      if (line.find(needle) != std::string::npos) return line;
-    }
-    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-    if (ms <= 0) break;
-    pollfd p{err_, POLLIN, 0};
-    if (poll(&p, 1, ms) <= 0) continue;
-    char buf[65536];
-    ssize_t n = read(err_, buf, sizeof buf);
-    if (n <= 0) break;
-    err_buf_.append(buf, static_cast<size_t>(n));
-    err_seen_.append(buf, static_cast<size_t>(n));
-  }
-  if (seen) *seen = err_seen_;
-  return std::nullopt;
+  auto line = next_line(err_, err_buf_, err_seen_, needle, timeout_s);
+  if (!line && seen) *seen = err_seen_;
+  return line;
 }
 
 std::string hex_decode(const std::string& hex) {

@@ -72,8 +72,8 @@ class Target {
   pid_t pid_ = -1;
   int in_ = -1, out_ = -1, err_ = -1;
   bool reaped_ = false;
-  std::string err_buf_;        // stderr read but not yet handed out by stderr_line
-  std::string err_seen_;
+  std::string out_buf_, err_buf_;  // read but not yet handed out as lines
+  std::string err_seen_;           // all of stderr read so far
 };
 
 std::string source_dir();

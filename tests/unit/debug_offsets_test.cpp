@@ -26,6 +26,13 @@ std::vector<std::byte> block314() {
 
 void put(std::vector<std::byte>& b, std::size_t off, std::uint64_t v) { std::memcpy(b.data() + off, &v, 8); }
 
+// The 3.14.10 table overlaid with block `b` (which must decode).
+objspy::Result<objspy::Layout> overlay314(const std::vector<std::byte>& b) {
+  auto d = objspy::parse_debug_offsets(b, 14);
+  REQUIRE(d.ok());
+  return objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+}
+
 }  // namespace
 
 TEST_CASE("a valid 3.14 block decodes and overlays the table") {
@@ -42,9 +49,7 @@ TEST_CASE("a valid 3.14 block decodes and overlays the table") {
 TEST_CASE("gc.size 240 selects the 3.14.0-3.14.4 incremental layout") {
   auto b = block314();
   put(b, 648, 240);
-  auto d = objspy::parse_debug_offsets(b, 14);
-  REQUIRE(d.ok());
-  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+  auto l = overlay314(b);
   REQUIRE(l.ok());
   CHECK(l->gc.kind == objspy::GcKind::incremental);
   CHECK_FALSE(l->gc.generation0.has_value());
@@ -68,9 +73,7 @@ TEST_CASE("lying offsets are rejected, each with the field named") {
 TEST_CASE("free-threaded builds are refused as unsupported, not misread") {
   auto b = block314();
   put(b, 16, 1);
-  auto d = objspy::parse_debug_offsets(b, 14);
-  REQUIRE(d.ok());
-  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+  auto l = overlay314(b);
   REQUIRE_FALSE(l.ok());
   CHECK(l.error().code == objspy::Errc::unsupported_version);
   CHECK(l.error().message.find("free-threaded") != std::string::npos);

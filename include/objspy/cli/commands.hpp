@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,7 +67,7 @@ struct TopOptions {
 };
 // A live view on a terminal (keys to sort and quit); plain tables when stdout is not one.
 Status run_top(const TopOptions& o);
-std::optional<LiveSort> parse_sort(const std::string& s);
+std::map<std::string, LiveSort> sort_names();  // for --sort
 
 struct ServeOptions {
   TargetOptions target;

@@ -1,8 +1,6 @@
 // The Prometheus text exposition (format 0.0.4) of the exporter's state: the latest census
 // plus the exporter's own counters. A renderer like the others: it never reads the target.
 #pragma once
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,7 +10,6 @@
 namespace objspy {
 
 struct ExporterState {
-  pid_t pid = 0;
   bool up = false;                 // the last census attempt produced a census
   std::uint64_t censuses = 0;      // censuses taken (complete or not)
   std::uint64_t incomplete = 0;    // ... of which incomplete
