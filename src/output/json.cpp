@@ -31,8 +31,12 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   json warnings = json::array();
   for (const auto& w : c.walk.warnings) warnings.push_back(sanitize_utf8(w));
   j["walk"] = {{"complete", c.walk.complete},
+               {"method", c.walk.method},
                {"objects_reached", c.walk.objects_reached},
                {"broken_links", c.walk.broken_links},
+               {"uncertain", c.walk.uncertain},
+               {"coverage", coverage(c.walk, c.total)},
+               {"recovered", c.walk.recovered},
                {"retried", c.walk.retried},
                {"warnings", warnings}};
   j["duration_ms"] = c.duration_ms;

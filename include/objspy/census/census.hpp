@@ -26,12 +26,23 @@ struct InterpreterStat {
 };
 
 struct WalkStatus {
+  // "complete" means the census is exact as far as objspy can tell: `uncertain` is 0 and no
+  // list was abandoned. A census of a busy target is usually not complete but accurate: its
+  // `uncertain` estimate bounds how many objects it may have missed or counted twice.
   bool complete = true;
+  std::string method = "walk";        // "scan": the heap read in address order; "walk": lists followed
   std::uint64_t objects_reached = 0;
   std::uint64_t broken_links = 0;
+  std::uint64_t uncertain = 0;        // estimate of objects possibly missed or miscounted
+  std::uint64_t recovered = 0;        // links repaired by re-reading the target
   bool retried = false;
   std::vector<std::string> warnings;  // raw text: escape before printing
 };
+
+// Share of the census that is certain: 1.0 for an exact census.
+inline double coverage(const WalkStatus& w, std::uint64_t total) {
+  return total + w.uncertain == 0 ? 1.0 : static_cast<double>(total) / static_cast<double>(total + w.uncertain);
+}
 
 struct Census {
   pid_t pid = 0;
