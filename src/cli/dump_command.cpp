@@ -44,7 +44,7 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   std::fflush(stdout);
   if (!o.quiet) note(render_summary(c));
   for (const auto& w : c.walk.warnings) note("warning: " + w);
-  if (!c.walk.complete)
+  if (!accurate(c.walk, c.total, 0.01))
     return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: its GC lists changed during the walk{} (counts above are partial)",
                                                     pid, c.walk.retried ? " and again on retry" : ""));
   return {};
@@ -57,6 +57,7 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
   so.cache_budget = t.cache_mib << 20;
   so.retries = t.retries;
   so.pause = t.pause;
+  so.method = t.method;
   return Sampler::attach(pid ? pid : t.pid, so);
 }
 

@@ -18,7 +18,12 @@ CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
   auto* pid = app->add_option("-p,--pid", t.pid, "PID of a running Python process")->check(CLI::PositiveNumber);
   app->add_flag("--pause", t.pause, "Hold the target's threads during each census for an exact snapshot (ptrace; never SIGSTOP)");
   app->add_option("--cache-mib", t.cache_mib, "Read cache budget in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
-  app->add_option("--retries", t.retries, "Retries when the lists change under the walk")->check(CLI::Range(0, 10))->capture_default_str();
+  app->add_option("--retries", t.retries, "Whole-census retries when the census is too uncertain")->check(CLI::Range(0, 10))->capture_default_str();
+  app->add_option("--method", t.method,
+                  "How objects are found: scan (read the heap in address order, confirm each object by its links) or walk (follow the GC lists)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, objspy::CensusMethod>{{"scan", objspy::CensusMethod::scan},
+                                                                                      {"walk", objspy::CensusMethod::walk}}))
+      ->capture_default_str();
   return pid;
 }
 

@@ -37,6 +37,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                {"uncertain", c.walk.uncertain},
                {"coverage", coverage(c.walk, c.total)},
                {"recovered", c.walk.recovered},
+               {"torn", c.walk.torn},
                {"retried", c.walk.retried},
                {"warnings", warnings}};
   j["duration_ms"] = c.duration_ms;

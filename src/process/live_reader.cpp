@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -50,6 +51,50 @@ Result<std::size_t> LiveReader::read_some(RemoteAddr addr, std::span<std::byte> 
   while (n < 0 && errno == EINTR);
   if (n > 0) { bytes_ += static_cast<std::uint64_t>(n); return static_cast<std::size_t>(n); }
   return classify(n == 0 ? EIO : errno, addr, out.size());
+}
+
+Status LiveReader::read_batch(std::span<ReadRequest> reqs) {
+  // process_vm_readv copies iovecs in order and stops at the first one it cannot read fully;
+  // the byte count tells where. That one is retried alone (it fails alone), the rest go on.
+  constexpr std::size_t kMaxIov = 1024;  // IOV_MAX on Linux
+  std::size_t i = 0;
+  iovec local[kMaxIov], remote[kMaxIov];
+  while (i < reqs.size()) {
+    if (use_mem_file_) {
+      for (; i < reqs.size(); ++i) {
+        auto st = read(reqs[i].addr, reqs[i].out);
+        reqs[i].ok = st.ok();
+        if (!st.ok() && st.error().code != Errc::bad_address) return st;
+      }
+      return {};
+    }
+    std::size_t n = std::min(kMaxIov, reqs.size() - i);
+    for (std::size_t k = 0; k < n; ++k) {
+      local[k] = {reqs[i + k].out.data(), reqs[i + k].out.size()};
+      remote[k] = {reinterpret_cast<void*>(reqs[i + k].addr.value()), reqs[i + k].out.size()};  // remote, never dereferenced
+    }
+    ++syscalls_;
+    ssize_t got = ::process_vm_readv(pid_, local, n, remote, n, 0);
+    if (got < 0) {
+      int e = errno;
+      if (e == ENOSYS) { use_mem_file_ = true; continue; }
+      if (e != EFAULT) return classify(e, reqs[i].addr, reqs[i].out.size());
+      got = 0;  // the first one is unreadable
+    }
+    bytes_ += static_cast<std::uint64_t>(got);
+    std::size_t left = static_cast<std::size_t>(got), k = 0;
+    for (; k < n && left >= reqs[i + k].out.size(); ++k) {
+      left -= reqs[i + k].out.size();
+      reqs[i + k].ok = true;
+    }
+    if (k == n) { i += n; continue; }
+    // Request i+k stopped the copy: read it alone (all or nothing), then go on after it.
+    auto st = read(reqs[i + k].addr, reqs[i + k].out);
+    reqs[i + k].ok = st.ok();
+    if (!st.ok() && st.error().code != Errc::bad_address) return st;
+    i += k + 1;
+  }
+  return {};
 }
 
 Status LiveReader::read(RemoteAddr addr, std::span<std::byte> out) {

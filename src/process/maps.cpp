@@ -53,6 +53,7 @@ Result<MemoryMap> MemoryMap::parse(std::string_view text) {
     m.readable = perms[0] == 'r';
     m.writable = perms[1] == 'w';
     m.executable = perms[2] == 'x';
+    m.shared = perms[3] == 's';
     if (!parse_hex(next_field(&line), &m.offset)) return bad("offset");
     if (next_field(&line).find(':') == std::string_view::npos) return bad("device");
     std::string_view inode = next_field(&line);

@@ -43,6 +43,9 @@ Result<Layout> builtin_layout(const PyVersion& v) {
   if (v.minor < 11) l.dict_keys_object = DictKeysLayout{false, 8, 32, 40};  // dk_size, dk_nentries, indices
   l.long_has_lv_tag = v.minor >= 12;
   l.gc = classic_gc();
+  // Pools grew to 16 KiB with the radix tree (3.10, bpo-37448); 4 KiB (one page) before.
+  l.pymalloc.pool_size = v.minor < 10 ? 4096 : 16384;
+  if (v.minor >= 14) l.refcnt_mask = 0x0000FFFFFFFFFFFFULL;  // ob_refcnt u32, ob_overflow u16, ob_flags u16
   switch (v.minor) {
     case 8:
       l.rt_interpreters_head = 32;

@@ -35,9 +35,17 @@ struct WalkStatus {
   std::uint64_t broken_links = 0;
   std::uint64_t uncertain = 0;        // estimate of objects possibly missed or miscounted
   std::uint64_t recovered = 0;        // links repaired by re-reading the target
+  bool torn = false;                  // a list was abandoned or a collection overlapped: partial
   bool retried = false;
   std::vector<std::string> warnings;  // raw text: escape before printing
 };
+
+// Whether a census can stand for the target's heap: exact, or not torn and uncertain about no
+// more than `tolerance` of its objects (a scan of a busy target).
+inline bool accurate(const WalkStatus& w, std::uint64_t total, double tolerance) {
+  if (w.complete) return true;
+  return !w.torn && static_cast<double>(w.uncertain) <= tolerance * static_cast<double>(total);
+}
 
 // Share of the census that is certain: 1.0 for an exact census.
 inline double coverage(const WalkStatus& w, std::uint64_t total) {

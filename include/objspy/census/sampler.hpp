@@ -13,11 +13,23 @@
 
 namespace objspy {
 
+// How a census finds the objects: `scan` reads the pymalloc pools in address order and
+// confirms each object by its list links (fast on fragmented heaps, survives a busy target);
+// `walk` follows the GC lists node by node (the first release's method).
+enum class CensusMethod { scan, walk };
+
 struct SampleOptions {
+  CensusMethod method = CensusMethod::scan;
   std::size_t cache_budget = 16 * 1024 * 1024;
   std::size_t cache_chunk = 128 * 1024;  // 16-128 KiB measured within noise; fewest syscalls
   int retries = 1;  // whole-census retries when the lists changed under the walk
   bool pause = false;  // hold the target's threads during the census (exact snapshot)
+  // A census whose uncertainty is above this share of its objects is retried (and reported
+  // incomplete if it stays so).
+  double tolerance = 0.01;
+  // --pause copies the target's object-holding memory while it is held, then counts from the
+  // copy; past this many bytes it counts while holding instead (a longer hold, no copy).
+  std::uint64_t copy_budget = 4ULL << 30;
 };
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a
@@ -26,7 +38,7 @@ struct SampleOptions {
 // progress cannot finish and is reported without waiting for it.
 // Err only when no census can be given at all.
 Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
-                           bool target_held = false);
+                           bool target_held = false, CensusMethod method = CensusMethod::scan);
 
 class Sampler {
  public:

@@ -16,6 +16,7 @@ class LiveReader final : public MemoryReader {
 
   Status read(RemoteAddr addr, std::span<std::byte> out) override;
   Result<std::size_t> read_some(RemoteAddr addr, std::span<std::byte> out) override;
+  Status read_batch(std::span<ReadRequest> reqs) override;
   pid_t pid() const { return pid_; }
   std::uint64_t syscalls() const { return syscalls_; }
   std::uint64_t bytes_read() const { return bytes_; }

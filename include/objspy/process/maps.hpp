@@ -21,7 +21,13 @@ struct Mapping {
   std::uint64_t inode = 0;
   std::string path;  // as the kernel prints it, relative to the reader's root; may be empty or "[heap]"
   bool deleted = false;  // the kernel appended " (deleted)"
+  bool shared = false;   // 's' in the permissions: MAP_SHARED
   bool contains(std::uint64_t a) const { return a >= start && a < end; }
+  // Private memory that can hold Python objects: anonymous (pymalloc arenas, malloc's mmap
+  // chunks and thread heaps), the brk heap, or named anonymous memory.
+  bool anonymous_private() const {
+    return readable && writable && !shared && (path.empty() || path == "[heap]" || path.starts_with("[anon:"));
+  }
   bool file_backed() const { return inode != 0 && !path.empty() && path[0] == '/'; }
 };
 

@@ -12,6 +12,13 @@
 
 namespace objspy {
 
+// One piece of a batched read: `out` is filled from `addr`; `ok` tells whether it was.
+struct ReadRequest {
+  RemoteAddr addr;
+  std::span<std::byte> out;
+  bool ok = false;
+};
+
 class MemoryReader {
  public:
   virtual ~MemoryReader() = default;
@@ -23,6 +30,18 @@ class MemoryReader {
   virtual Result<std::size_t> read_some(RemoteAddr addr, std::span<std::byte> out) {
     OBJSPY_TRY(read(addr, out));
     return out.size();
+  }
+
+  // Many small independent reads at once (a live process answers up to 1024 in one syscall).
+  // Each request is all or nothing; one outside mapped memory fails alone (ok = false). Errors
+  // only for conditions that end the census (target exited, permission).
+  virtual Status read_batch(std::span<ReadRequest> reqs) {
+    for (auto& r : reqs) {
+      auto st = read(r.addr, r.out);
+      r.ok = st.ok();
+      if (!st.ok() && st.error().code != Errc::bad_address) return st;
+    }
+    return {};
   }
 
   // Zero-copy access for hot loops: a pointer to `len` bytes at `addr` if the reader already

@@ -44,6 +44,17 @@ struct DictKeysLayout {
   std::uint64_t indices = 32;    // the index array; entries follow it
 };
 
+// pymalloc (Objects/obmalloc.c), the allocator of every object up to 512 bytes. Arenas are
+// carved into POOL_SIZE-aligned pools of one size class; each pool starts with a 48-byte
+// pool_header (same fields and offsets 3.8-3.15): ref.count u32 +0, freeblock +8, nextpool +16,
+// prevpool +24, arenaindex u32 +32, szidx u32 +36, nextoffset u32 +40, maxnextoffset u32 +44.
+struct PymallocLayout {
+  std::uint64_t pool_size = 16384;       // 4 KiB in 3.8-3.9, 16 KiB from 3.10 (radix-tree builds)
+  std::uint64_t pool_overhead = 48;      // POOL_OVERHEAD: blocks start here
+  std::uint64_t alignment = 16;          // ALIGNMENT on 64-bit since 3.8: block size (szidx+1)*16
+  std::uint32_t size_classes = 32;       // SMALL_REQUEST_THRESHOLD 512 / ALIGNMENT
+};
+
 struct Layout {
   PyVersion version;
   std::string source;  // where the offsets came from, for --verbose
@@ -72,6 +83,10 @@ struct Layout {
   DictKeysLayout dict_keys_object;
   bool long_has_lv_tag = false;        // 3.12+: digit count in lv_tag >> 3, not ob_size
   std::uint64_t long_digits = 24;
+  // The bits of the first object word that hold the reference count: 3.14+ keep ob_overflow
+  // and ob_flags in its upper 16 bits.
+  std::uint64_t refcnt_mask = ~std::uint64_t{0};
+  PymallocLayout pymalloc;
 };
 
 // Type flag bits (same values 3.8-3.15).

@@ -1,0 +1,50 @@
+// A copy of a target's object-holding memory, taken while it is held, read after it runs again.
+// --pause copies the mappings that can hold objects (anonymous private memory, the brk heap,
+// the writable data of the mapped files) with large sequential reads, releases the target, and
+// then takes the census from the copy: the hold lasts only as long as the copy. Reads outside
+// the copy (read-only data such as type names) go to the live process, where they cannot have
+// changed.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "objspy/process/maps.hpp"
+#include "objspy/process/reader.hpp"
+
+namespace objspy {
+
+class SnapshotReader final : public MemoryReader {
+ public:
+  // The mappings a snapshot copies, and their total size.
+  static std::vector<const Mapping*> plan(const MemoryMap& map, std::uint64_t* bytes);
+  // Reserve (and fault in) room for `bytes`: done before the hold, so that the hold is only the copy.
+  static Result<SnapshotReader> reserve(MemoryReader& live, std::uint64_t bytes);
+
+  SnapshotReader(SnapshotReader&& o) noexcept;
+  SnapshotReader& operator=(SnapshotReader&&) = delete;
+  SnapshotReader(const SnapshotReader&) = delete;
+  ~SnapshotReader() override;
+
+  // Copy `maps` (from plan()) into the reserved room. False when they do not fit.
+  Result<bool> copy(const std::vector<const Mapping*>& maps);
+  std::uint64_t bytes_copied() const { return used_; }
+
+  Status read(RemoteAddr addr, std::span<std::byte> out) override;
+  const std::byte* peek(RemoteAddr addr, std::size_t len) override;
+
+ private:
+  SnapshotReader(MemoryReader& live, std::byte* base, std::size_t size) : live_(live), base_(base), size_(size) {}
+  struct Segment {
+    std::uint64_t start, end;
+    std::byte* data;
+  };
+  const Segment* find(std::uint64_t a, std::size_t len) const;
+  MemoryReader& live_;
+  std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+  std::uint64_t used_ = 0;
+  std::vector<Segment> segs_;
+  mutable std::size_t last_ = 0;
+};
+
+}  // namespace objspy

@@ -1,0 +1,453 @@
+#include "objspy/python/gc_scan.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace objspy {
+namespace {
+
+constexpr std::uint64_t kMask = ~std::uint64_t{3};  // low bits of both links are flags
+constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+
+enum : std::uint8_t { kDead = 1, kIn = 2, kOut = 4, kTouched = 8 };
+
+// Link targets: a node index (>= 0) or one of these.
+constexpr std::int64_t kUnknown = -1;  // outside every scanned pool and not yet followed
+constexpr std::int64_t kNoHead = -2;   // inside a scanned pool where no possible head is
+constexpr std::int64_t sentinel_code(std::size_t s) { return -3 - static_cast<std::int64_t>(s); }
+constexpr bool is_sentinel(std::int64_t r) { return r <= -3; }
+constexpr std::size_t sentinel_index(std::int64_t r) { return static_cast<std::size_t>(-3 - r); }
+
+struct Sentinel {
+  std::uint64_t addr = 0, next = 0, prev = 0;
+  std::size_t state = 0;
+  int list = 0;  // 0-2 generations, 3 permanent
+};
+
+// Open addressing, u64 key (never 0) -> u32.
+class FlatMap {
+ public:
+  FlatMap() { reset(64); }
+  std::uint32_t find(std::uint64_t k) const {
+    for (std::size_t i = slot(k);; i = (i + 1) & mask_) {
+      if (keys_[i] == k) return vals_[i];
+      if (keys_[i] == 0) return kNone;
+    }
+  }
+  void put(std::uint64_t k, std::uint32_t v) {
+    if ((used_ + 1) * 2 > keys_.size()) grow();
+    std::size_t i = slot(k);
+    while (keys_[i] != 0 && keys_[i] != k) i = (i + 1) & mask_;
+    if (keys_[i] == 0) ++used_;
+    keys_[i] = k;
+    vals_[i] = v;
+  }
+
+ private:
+  std::size_t slot(std::uint64_t k) const { return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ULL) >> 20) & mask_; }
+  void reset(std::size_t n) {
+    keys_.assign(n, 0);
+    vals_.assign(n, 0);
+    mask_ = n - 1;
+    used_ = 0;
+  }
+  void grow() {
+    auto keys = std::move(keys_);
+    auto vals = std::move(vals_);
+    reset(keys.size() * 2);
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i]) put(keys[i], vals[i]);
+  }
+  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint32_t> vals_;
+  std::size_t mask_ = 0, used_ = 0;
+};
+
+struct Header {
+  std::uint64_t w[4];
+};
+
+class Census {
+ public:
+  Census(MemoryReader& fresh, const MemoryMap& map, const Layout& l, const Interpreters& interps, HeadCandidates& c,
+         const ScanLimits& lim, ScanCounts& out)
+      : fresh_(fresh), map_(map), l_(l), c_(c), lim_(lim), out_(out), shift_(std::countr_zero(l.pymalloc.pool_size)) {
+    for (std::size_t s = 0; s < interps.gc_states.size(); ++s) {
+      const GcState& g = interps.gc_states[s];
+      for (int k = 0; k < 4; ++k) sent_.push_back({(k < 3 ? g.heads[static_cast<std::size_t>(k)] : g.permanent).value(), 0, 0, s, k});
+      if (g.interpreter_index == 0) main_state_ = s;
+    }
+    std::sort(sent_.begin(), sent_.end(), [](const Sentinel& a, const Sentinel& b) { return a.addr < b.addr; });
+    for (const auto& s : sent_) sent_addrs_.push_back(s.addr);
+    flags_.assign(c_.size(), 0);
+    for (std::size_t p = 0; p < c_.pools.size(); ++p) pool_of_.put((c_.pools[p].base >> shift_) + 1, static_cast<std::uint32_t>(p));
+    n_states_ = interps.gc_states.size();
+  }
+
+  const std::vector<std::uint64_t>& sentinel_addrs() const { return sent_addrs_; }
+
+  Status run(TypeValidator& types) {
+    OBJSPY_TRY(read_sentinels());
+    std::vector<std::pair<std::int64_t, std::uint64_t>> unknown;
+    confirm_all(&unknown);
+    OBJSPY_TRY(follow(std::move(unknown)));
+    bool touched = false;
+    for (int round = 0; round < lim_.refresh_rounds; ++round) {
+      OBJSPY_ASSIGN(bool any, refresh_round());
+      if (!any) break;
+      touched = true;
+    }
+    if (touched) confirm_all(nullptr);  // flags from scratch over the final data
+    attribute();
+    return count(types);
+  }
+
+ private:
+  std::uint64_t addr_of(std::int64_t r) const { return is_sentinel(r) ? sent_[sentinel_index(r)].addr : c_.addr[static_cast<std::size_t>(r)]; }
+
+  // The node at `a` inside pool `sp`, or kNoHead. Candidates are in address order and about
+  // one per block, so the search starts where the block index says and walks a few entries.
+  std::int64_t in_pool(const ScannedPool& sp, std::uint64_t a) const {
+    if (sp.count == 0) return kNoHead;
+    std::uint64_t k = (a - sp.base) / sp.block_size;
+    std::size_t g = sp.first + static_cast<std::size_t>(std::min<std::uint64_t>(k * sp.count / (sp.blocks + 1), sp.count - 1));
+    const std::size_t lo = sp.first, hi = sp.first + sp.count;
+    const std::uint64_t* ad = c_.addr.data();
+    if (ad[g] < a) {
+      while (g + 1 < hi && ad[g] < a) ++g;
+    } else {
+      while (g > lo && ad[g - 1] >= a) --g;
+    }
+    if (ad[g] != a || (flags_[g] & kDead)) return kNoHead;
+    return static_cast<std::int64_t>(g);
+  }
+
+  std::uint32_t pool_index(std::uint64_t a) const { return pool_of_.find((a >> shift_) + 1); }
+
+  std::int64_t resolve(std::uint64_t a) const {
+    if (std::uint32_t p = pool_index(a); p != kNone) return in_pool(c_.pools[p], a);
+    if (auto it = std::lower_bound(sent_addrs_.begin(), sent_addrs_.end(), a); it != sent_addrs_.end() && *it == a)
+      return sentinel_code(static_cast<std::size_t>(it - sent_addrs_.begin()));
+    if (std::uint32_t x = ext_.find(a); x != kNone && !(flags_[x] & kDead)) return x;
+    return kUnknown;
+  }
+
+  bool plausible(const Header& h) const {
+    std::uint64_t rc = h.w[2] & l_.refcnt_mask;
+    return (h.w[0] & kMask) && (h.w[1] & kMask) && rc && rc < (1ULL << 40) && h.w[3] && !(h.w[3] & 7);
+  }
+
+  Status read_sentinels() {
+    std::vector<ReadRequest> reqs;
+    std::vector<Header> hs(sent_.size());
+    for (std::size_t s = 0; s < sent_.size(); ++s)
+      reqs.push_back({RemoteAddr(sent_[s].addr), std::as_writable_bytes(std::span(hs[s].w, 2))});
+    OBJSPY_TRY(fresh_.read_batch(reqs));
+    for (std::size_t s = 0; s < sent_.size(); ++s) {
+      if (!reqs[s].ok) return make_error(Errc::corrupt_target, fmt::format("GC list head {:#x} is unreadable", sent_[s].addr));
+      sent_[s].next = hs[s].w[0] & kMask;
+      sent_[s].prev = hs[s].w[1] & kMask;
+    }
+    return {};
+  }
+
+  // Whether node i's out-link is confirmed by its target's back-link; sets the flags.
+  void confirm_out(std::size_t i, std::vector<std::pair<std::int64_t, std::uint64_t>>* unknown) {
+    std::int64_t r = resolve(c_.next[i]);
+    if (r >= 0) {
+      auto j = static_cast<std::size_t>(r);
+      if (c_.prev[j] == c_.addr[i]) { flags_[i] |= kOut; flags_[j] |= kIn; }
+    } else if (is_sentinel(r)) {
+      if (sent_[sentinel_index(r)].prev == c_.addr[i]) flags_[i] |= kOut;
+    } else if (r == kUnknown && unknown) {
+      unknown->emplace_back(static_cast<std::int64_t>(i), c_.next[i]);
+    }
+  }
+
+  void confirm_sentinel(std::size_t s, std::vector<std::pair<std::int64_t, std::uint64_t>>* unknown) {
+    const Sentinel& st = sent_[s];
+    if (st.next == st.addr) return;  // empty list
+    std::int64_t r = resolve(st.next);
+    if (r >= 0) {
+      if (c_.prev[static_cast<std::size_t>(r)] == st.addr) flags_[static_cast<std::size_t>(r)] |= kIn;
+    } else if (r == kUnknown && unknown) {
+      unknown->emplace_back(sentinel_code(s), st.next);
+    }
+  }
+
+  void confirm_all(std::vector<std::pair<std::int64_t, std::uint64_t>>* unknown) {
+    for (auto& f : flags_) f &= static_cast<std::uint8_t>(~(kIn | kOut));
+    // In groups, so that the cache misses of one node overlap with the others' (the targets
+    // are all over the heap): find each target, prefetch its back-link, then compare.
+    constexpr std::size_t kGroup = 16;
+    std::int64_t r[kGroup];
+    const std::size_t n = c_.size();
+    for (std::size_t b = 0; b < n; b += kGroup) {
+      const std::size_t e = std::min(n, b + kGroup);
+      for (std::size_t i = b; i < e; ++i) {
+        if (std::uint32_t p = pool_index(c_.next[i]); p != kNone) {
+          const ScannedPool& sp = c_.pools[p];
+          std::uint64_t k = (c_.next[i] - sp.base) / sp.block_size;
+          if (sp.count) __builtin_prefetch(&c_.addr[sp.first + std::min<std::uint64_t>(k * sp.count / (sp.blocks + 1), sp.count - 1)]);
+        }
+      }
+      for (std::size_t i = b; i < e; ++i) {
+        r[i - b] = (flags_[i] & kDead) ? kNoHead : resolve(c_.next[i]);
+        if (r[i - b] >= 0) __builtin_prefetch(&c_.prev[static_cast<std::size_t>(r[i - b])]);
+      }
+      for (std::size_t i = b; i < e; ++i) {
+        if (flags_[i] & kDead) continue;
+        const std::int64_t t = r[i - b];
+        if (t >= 0) {
+          auto j = static_cast<std::size_t>(t);
+          if (c_.prev[j] == c_.addr[i]) { flags_[i] |= kOut; flags_[j] |= kIn; }
+        } else if (is_sentinel(t)) {
+          if (sent_[sentinel_index(t)].prev == c_.addr[i]) flags_[i] |= kOut;
+        } else if (t == kUnknown && unknown) {
+          unknown->emplace_back(static_cast<std::int64_t>(i), c_.next[i]);
+        }
+      }
+    }
+    for (std::size_t s = 0; s < sent_.size(); ++s) confirm_sentinel(s, unknown);
+  }
+
+  std::size_t add_node(std::uint64_t a, const Header& h) {
+    c_.push(a, h.w[0] & kMask, h.w[1] & kMask, h.w[3]);
+    flags_.push_back(kTouched);
+    return c_.size() - 1;
+  }
+
+  // Objects outside the scanned pools, reached by following links from where the scan ended:
+  // read in batches, each accepted only when its back-link names the node that led to it.
+  Status follow(std::vector<std::pair<std::int64_t, std::uint64_t>> frontier) {
+    std::vector<Header> hs;
+    std::vector<ReadRequest> reqs;
+    while (!frontier.empty()) {
+      if (out_.external + frontier.size() > lim_.max_external) {
+        out_.warnings.push_back(fmt::format("more than {} objects outside pymalloc pools: the rest were not followed", lim_.max_external));
+        out_.over_budget = true;
+        return {};
+      }
+      hs.assign(frontier.size(), Header{});
+      reqs.clear();
+      for (std::size_t k = 0; k < frontier.size(); ++k)
+        reqs.push_back({RemoteAddr(frontier[k].second), std::as_writable_bytes(std::span(hs[k].w))});
+      OBJSPY_TRY(fresh_.read_batch(reqs));
+      std::vector<std::pair<std::int64_t, std::uint64_t>> next_frontier;
+      for (std::size_t k = 0; k < frontier.size(); ++k) {
+        const auto [src, a] = frontier[k];
+        const Header& h = hs[k];
+        if (!reqs[k].ok || !plausible(h) || (h.w[1] & kMask) != addr_of(src)) continue;
+        if (ext_.find(a) != kNone) continue;  // reached twice in one round
+        std::size_t e = add_node(a, h);
+        ext_.put(a, static_cast<std::uint32_t>(e));
+        ++out_.external;
+        if (resolve(c_.next[e]) == kUnknown) next_frontier.emplace_back(static_cast<std::int64_t>(e), c_.next[e]);
+      }
+      frontier = std::move(next_frontier);
+    }
+    return {};
+  }
+
+  // Replace the possible heads of the pool at `base` by a fresh read of it.
+  void rescan_pool(std::uint64_t base, const std::byte* bytes) {
+    std::uint32_t p = pool_of_.find((base >> shift_) + 1);
+    if (p != kNone) {
+      const ScannedPool& sp = c_.pools[p];
+      for (std::uint32_t k = 0; k < sp.count; ++k) flags_[sp.first + k] |= kDead;
+    }
+    HeadCandidates fresh;
+    PoolHeader h;
+    if (parse_pool_header(bytes, base, l_.pymalloc, &h)) scan_one_pool(bytes, base, h, l_, map_, sent_addrs_, fresh);
+    ScannedPool np{base, h.block_size, static_cast<std::uint32_t>(c_.size()), static_cast<std::uint32_t>(fresh.size()), h.used_blocks};
+    for (std::size_t k = 0; k < fresh.size(); ++k) {
+      c_.push(fresh.addr[k], fresh.next[k], fresh.prev[k], fresh.type[k]);
+      flags_.push_back(kTouched);
+    }
+    if (p != kNone) {
+      c_.pools[p] = np;
+    } else {
+      c_.pools.push_back(np);
+      pool_of_.put((base >> shift_) + 1, static_cast<std::uint32_t>(c_.pools.size() - 1));
+    }
+  }
+
+  // One round of repair: every node with one confirmed link of two is re-read, with the node
+  // its other link names; a link into a pool where the scan saw no head (an object allocated
+  // after the pool was read) re-reads that pool. Returns whether anything was re-read.
+  Result<bool> refresh_round() {
+    std::vector<std::size_t> nodes;
+    std::vector<std::uint64_t> pools;
+    auto want_node = [&](std::int64_t r) { if (r >= 0 && !(flags_[static_cast<std::size_t>(r)] & kTouched)) nodes.push_back(static_cast<std::size_t>(r)); };
+    auto want_pool = [&](std::uint64_t a) { pools.push_back(a & ~(l_.pymalloc.pool_size - 1)); };
+    const std::size_t n = c_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint8_t f = flags_[i];
+      if (f & kDead) continue;
+      bool in = f & kIn, outl = f & kOut;
+      if (in == outl) continue;
+      if (!(f & kTouched)) nodes.push_back(i);
+      std::uint64_t other = in ? c_.next[i] : c_.prev[i];
+      std::int64_t r = resolve(other);
+      if (r == kNoHead) want_pool(other);
+      else want_node(r);
+    }
+    // List heads whose neighbours do not answer: the newest objects (appended at the tail of
+    // generation 0 after their pool was read) are found from the head.
+    OBJSPY_TRY(read_sentinels());
+    for (const Sentinel& s : sent_) {
+      for (std::uint64_t a : {s.next, s.prev}) {
+        if (a == s.addr) continue;
+        std::int64_t r = resolve(a);
+        if (r == kNoHead) want_pool(a);
+      }
+    }
+    std::sort(pools.begin(), pools.end());
+    pools.erase(std::unique(pools.begin(), pools.end()), pools.end());
+    std::sort(nodes.begin(), nodes.end());
+    nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+    if (nodes.empty() && pools.empty()) return false;
+    if (refresh_reads_ + nodes.size() + pools.size() > lim_.max_refresh_reads) return false;
+    refresh_reads_ += nodes.size() + pools.size();
+
+    // Nodes: 32 bytes each, in batches.
+    std::vector<Header> hs(nodes.size());
+    std::vector<ReadRequest> reqs;
+    for (std::size_t k = 0; k < nodes.size(); ++k) reqs.push_back({RemoteAddr(c_.addr[nodes[k]]), std::as_writable_bytes(std::span(hs[k].w))});
+    OBJSPY_TRY(fresh_.read_batch(reqs));
+    for (std::size_t k = 0; k < nodes.size(); ++k) {
+      std::size_t i = nodes[k];
+      flags_[i] |= kTouched;
+      if (!reqs[k].ok || !plausible(hs[k]) || !(hs[k].w[0] & kMask)) { flags_[i] |= kDead; continue; }
+      if ((hs[k].w[0] & kMask) != c_.next[i] || (hs[k].w[1] & kMask) != c_.prev[i]) ++out_.recovered;
+      c_.next[i] = hs[k].w[0] & kMask;
+      c_.prev[i] = hs[k].w[1] & kMask;
+      c_.type[i] = hs[k].w[3];
+    }
+    // Pools: whole, in batches of a few MiB.
+    const std::size_t ps = l_.pymalloc.pool_size;
+    constexpr std::size_t kPoolsPerBatch = 128;
+    std::vector<std::byte> buf(std::min(pools.size(), kPoolsPerBatch) * ps);
+    for (std::size_t b = 0; b < pools.size(); b += kPoolsPerBatch) {
+      std::size_t e = std::min(pools.size(), b + kPoolsPerBatch);
+      reqs.clear();
+      for (std::size_t k = b; k < e; ++k) reqs.push_back({RemoteAddr(pools[k]), std::span<std::byte>(buf.data() + (k - b) * ps, ps)});
+      OBJSPY_TRY(fresh_.read_batch(reqs));
+      for (std::size_t k = b; k < e; ++k)
+        if (reqs[k - b].ok) rescan_pool(pools[k], buf.data() + (k - b) * ps);
+    }
+    // Re-confirm around what changed; links into the unknown are followed.
+    std::vector<std::pair<std::int64_t, std::uint64_t>> unknown;
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      if ((flags_[i] & (kTouched | kDead)) != kTouched) continue;
+      confirm_out(i, &unknown);
+      std::int64_t r = resolve(c_.prev[i]);
+      if (r >= 0 && c_.next[static_cast<std::size_t>(r)] == c_.addr[i]) { flags_[i] |= kIn; flags_[static_cast<std::size_t>(r)] |= kOut; }
+      else if (is_sentinel(r) && sent_[sentinel_index(r)].next == c_.addr[i]) flags_[i] |= kIn;
+    }
+    for (std::size_t s = 0; s < sent_.size(); ++s) confirm_sentinel(s, &unknown);
+    OBJSPY_TRY(follow(std::move(unknown)));
+    return true;
+  }
+
+  // Which list each counted object is on: every list but the main interpreter's oldest
+  // generation (the big one) is followed through the table; what no list reached is there.
+  void attribute() {
+    list_of_.assign(c_.size(), 0xFFFF);
+    for (std::size_t s = 0; s < sent_.size(); ++s) {
+      const Sentinel& st = sent_[s];
+      if (st.state == main_state_ && st.list == 2) continue;
+      const auto code = static_cast<std::uint16_t>(s);
+      auto label = [&](std::uint64_t start, bool forward) {
+        std::uint64_t a = start;
+        for (std::size_t steps = 0; a != st.addr && steps <= c_.size(); ++steps) {
+          std::int64_t r = resolve(a);
+          if (r < 0) return false;
+          auto i = static_cast<std::size_t>(r);
+          if (!(flags_[i] & (kIn | kOut))) return false;
+          if (list_of_[i] != 0xFFFF) return list_of_[i] == code;  // met the other walk
+          list_of_[i] = code;
+          a = forward ? c_.next[i] : c_.prev[i];
+        }
+        return a == st.addr;
+      };
+      if (!label(st.next, true)) label(st.prev, false);  // the rest from the tail back
+    }
+  }
+
+  Status count(TypeValidator& types) {
+    out_.per_state.assign(n_states_, {});
+    // Each distinct type once: raw data that slipped through has no valid type.
+    TypeCounter seen;
+    for (std::size_t i = 0; i < c_.size(); ++i)
+      if (!(flags_[i] & kDead) && (flags_[i] & (kIn | kOut))) seen.add(c_.type[i]);
+    FlatMap valid;
+    Status err;
+    seen.for_each([&](std::uint64_t t, std::uint64_t) {
+      if (!err.ok()) return;
+      auto v = types.valid(RemoteAddr(t));
+      if (!v.ok()) { err = v.take_error(); return; }
+      if (*v) valid.put(t, 1);
+    });
+    OBJSPY_TRY(err);
+    for (std::size_t i = 0; i < c_.size(); ++i) {
+      std::uint8_t f = flags_[i];
+      if (f & kDead) continue;
+      if (!(f & (kIn | kOut)) || valid.find(c_.type[i]) == kNone) { ++out_.rejected; continue; }
+      if ((f & (kIn | kOut)) != (kIn | kOut)) ++out_.uncertain;
+      std::size_t state = main_state_;
+      int list = 2;
+      if (list_of_[i] != 0xFFFF) { state = sent_[list_of_[i]].state; list = sent_[list_of_[i]].list; }
+      auto& ps = out_.per_state[state];
+      if (list == 3) { out_.frozen.add(c_.type[i]); ++ps.frozen; }
+      else { out_.live.add(c_.type[i]); ++ps.generations[static_cast<std::size_t>(list)]; }
+    }
+    return {};
+  }
+
+  MemoryReader& fresh_;
+  const MemoryMap& map_;
+  const Layout& l_;
+  HeadCandidates& c_;
+  const ScanLimits& lim_;
+  ScanCounts& out_;
+  int shift_;
+  std::vector<Sentinel> sent_;
+  std::vector<std::uint64_t> sent_addrs_;
+  std::size_t main_state_ = 0;
+  std::size_t n_states_ = 0;
+  std::vector<std::uint8_t> flags_;
+  std::vector<std::uint16_t> list_of_;
+  FlatMap pool_of_;  // (pool base >> shift) + 1 -> index in c_.pools
+  FlatMap ext_;      // address -> node, for objects outside pools
+  std::size_t refresh_reads_ = 0;
+};
+
+}  // namespace
+
+Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
+                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim) {
+  ScanCounts out;
+  std::vector<std::uint64_t> sentinels;
+  for (const auto& g : interps.gc_states) {
+    for (RemoteAddr h : g.heads) sentinels.push_back(h.value());
+    sentinels.push_back(g.permanent.value());
+  }
+  std::sort(sentinels.begin(), sentinels.end());
+  HeadCandidates cand;
+  OBJSPY_ASSIGN(out.pools, scan_pools(bulk, map, l, lim.pools, sentinels, cand));
+  if (out.pools.over_budget) {
+    out.over_budget = true;
+    out.warnings.push_back(fmt::format("more than {} possible objects in pymalloc pools", lim.pools.max_candidates));
+    return out;
+  }
+  Census census(fresh, map, l, interps, cand, lim, out);
+  OBJSPY_TRY(census.run(types));
+  return out;
+}
+
+}  // namespace objspy
