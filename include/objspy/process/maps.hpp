@@ -21,6 +21,9 @@ struct Mapping {
   std::uint64_t inode = 0;
   std::string path;  // as the kernel prints it, relative to the reader's root; may be empty or "[heap]"
   bool deleted = false;  // the kernel appended " (deleted)"
+  // The device of the file ("fe:01"), last so that positional initialisers stay valid.
+  std::uint32_t dev_major = 0;
+  std::uint32_t dev_minor = 0;
   bool contains(std::uint64_t a) const { return a >= start && a < end; }
   bool file_backed() const { return inode != 0 && !path.empty() && path[0] == '/'; }
 };
