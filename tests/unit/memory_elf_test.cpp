@@ -20,6 +20,7 @@
 #include "objspy/process/live_reader.hpp"
 #include "objspy/process/proc.hpp"
 #include "objspy/process/synthetic_memory.hpp"
+#include "objspy/python/locate.hpp"
 
 using objspy::MemoryElf;
 using objspy::RemoteAddr;
@@ -349,4 +350,34 @@ TEST_CASE("in-memory ELF: this process's libc, as the loader left it") {
   CHECK(s->soname == "libc.so.6");
   REQUIRE(s->addresses.count("gnu_get_libc_version") == 1);
   CHECK(s->addresses.at("gnu_get_libc_version").value() == reinterpret_cast<std::uint64_t>(want));
+}
+
+// locate_python over the synthetic image, for a PID that does not exist: no map_files, no
+// file on disk, so the symbols can only come from memory; and when memory lacks them too,
+// one line says what each way lacked.
+TEST_CASE("locate_python falls back to the image in memory, and says what is missing when it cannot") {
+  constexpr pid_t kNoSuchPid = 0x3ffffff0;  // above any pid_max
+  SUBCASE("found in memory") {
+    Image im = make_image();
+    im.put(kPyVersion, std::uint64_t{0x030C01F0});  // 3.12.1 final
+    auto t = objspy::locate_python(kNoSuchPid, im.map, im.mem);
+    REQUIRE_MESSAGE(t.ok(), t.error().message);
+    CHECK(t->image.source == objspy::ImageSource::target_memory);
+    CHECK(t->image.runtime == RemoteAddr(kBase + kRuntime));
+    CHECK(t->image.load_bias == kBase);
+    CHECK(t->layout.version.str() == "3.12.1");
+    CHECK(t->image.source_detail.find("/proc/PID/map_files is not there") != std::string::npos);
+  }
+  SUBCASE("nothing readable: one line naming each way") {
+    Image im = make_image({.gnu_hash = false, .sysv_hash = false});
+    auto t = objspy::locate_python(kNoSuchPid, im.map, im.mem);
+    REQUIRE_FALSE(t.ok());
+    const std::string& m = t.error().message;
+    CHECK(m.find('\n') == std::string::npos);
+    CHECK(m.find("cannot read the symbols of /opt/py/libpython3.12.so.1.0") != std::string::npos);
+    CHECK(m.find("map_files") != std::string::npos);
+    CHECK(m.find("the file on disk cannot be trusted") != std::string::npos);
+    CHECK(m.find("neither DT_GNU_HASH nor DT_HASH") != std::string::npos);
+    MESSAGE(m);
+  }
 }
