@@ -122,7 +122,7 @@ Result<std::optional<ImageRead>> read_image(pid_t pid, const Mapping& m, const M
   }
 
   auto fail = [&](const Error& e) {
-    return make_error(e.code, fmt::format("cannot read the symbols of {}: {}; the file on disk is not the mapped one ({}); in memory: {}", m.path,
+    return make_error(e.code, fmt::format("cannot read the symbols of {}: {}; the file on disk cannot be trusted ({}); in memory: {}", m.path,
                                           why_mf, why_disk, e.message));
   };
   if (!in_memory.ok()) return fail(in_memory.error());
@@ -135,7 +135,7 @@ Result<std::optional<ImageRead>> read_image(pid_t pid, const Mapping& m, const M
   r.img.path = m.path;
   r.img.opened_from = fmt::format("memory of process {}", pid);
   r.img.source = ImageSource::target_memory;
-  r.img.source_detail = fmt::format("the ELF image in the target's memory ({}; the file on disk is not the mapped one: {})", why_mf, why_disk);
+  r.img.source_detail = fmt::format("the ELF image in the target's memory ({}; the file on disk cannot be trusted: {})", why_mf, why_disk);
   r.img.load_bias = in_memory->load_bias();
   r.soname = syms->soname;
   if (auto it = syms->addresses.find("_PyRuntime"); it != syms->addresses.end()) {
