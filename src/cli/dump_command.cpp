@@ -18,6 +18,7 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
     const auto& t = sampler->target();
     note(fmt::format("python {} in {} (opened as {}), _PyRuntime at {:#x}, layout: {}", t.layout.version.str(), t.image.path,
                      t.image.opened_from, t.image.runtime.value(), t.layout.source));
+    note(fmt::format("symbols read from {}: {}", image_source_name(t.image.source), t.image.source_detail));
     for (const auto& n : sampler->notes()) note(n);
   }
   OBJSPY_ASSIGN(Census c, sampler->sample());

@@ -1,5 +1,6 @@
 #include "objspy/elf/elf_file.hpp"
 
+#include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -57,6 +58,12 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
   if (ehdr.e_ident[EI_CLASS] != ELFCLASS64 || ehdr.e_machine != EM_X86_64)
     return make_error(Errc::unsupported_version, fmt::format("{} is not an x86-64 ELF file (objspy reads 64-bit x86 targets)", path));
   f.exec_ = ehdr.e_type == ET_EXEC;
+  const void* id = nullptr;
+  ssize_t id_len = dwelf_elf_gnu_build_id(elf, &id);
+  if (id_len > 0 && id_len <= 64) {
+    const auto* b = static_cast<const std::byte*>(id);
+    f.build_id_.assign(b, b + id_len);
+  }
 
   // Counts in the headers are untrusted (a file in a hostile container): never iterate more
   // entries than the file could hold, and stop at the first one libelf cannot read.

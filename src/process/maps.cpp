@@ -14,6 +14,13 @@ bool parse_hex(std::string_view s, std::uint64_t* out) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
+// A device number half: the kernel prints at least two hex digits, at most eight (32 bits).
+bool parse_hex32(std::string_view s, std::uint32_t* out) {
+  if (s.empty() || s.size() > 8) return false;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), *out, 16);
+  return r.ec == std::errc() && r.ptr == s.data() + s.size();
+}
+
 std::string_view next_field(std::string_view* line) {
   std::size_t b = line->find_first_not_of(' ');
   if (b == std::string_view::npos) { *line = {}; return {}; }
@@ -55,7 +62,11 @@ Result<MemoryMap> MemoryMap::parse(std::string_view text) {
     m.executable = perms[2] == 'x';
     m.shared = perms[3] == 's';
     if (!parse_hex(next_field(&line), &m.offset)) return bad("offset");
-    if (next_field(&line).find(':') == std::string_view::npos) return bad("device");
+    std::string_view dev = next_field(&line);
+    std::size_t colon = dev.find(':');
+    if (colon == std::string_view::npos || !parse_hex32(dev.substr(0, colon), &m.dev_major) ||
+        !parse_hex32(dev.substr(colon + 1), &m.dev_minor))
+      return bad("device");
     std::string_view inode = next_field(&line);
     auto r = std::from_chars(inode.data(), inode.data() + inode.size(), m.inode);
     if (r.ec != std::errc() || r.ptr != inode.data() + inode.size()) return bad("inode");

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -95,12 +97,20 @@ Result<MemoryMap> read_memory_map(pid_t pid) {
   return MemoryMap::parse(text);
 }
 
-std::string open_mapped_file_path(pid_t pid, const Mapping& m) {
-  std::string mf = fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end);
-  if (::access(mf.c_str(), R_OK) == 0) return mf;
-  std::string rooted = fmt::format("/proc/{}/root{}", pid, m.path);
-  if (::access(rooted.c_str(), R_OK) == 0) return rooted;
-  return m.path;
+std::string map_files_path(pid_t pid, const Mapping& m) { return fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end); }
+
+std::string rooted_path(pid_t pid, const Mapping& m) { return fmt::format("/proc/{}/root{}", pid, m.path); }
+
+Status same_file_as_mapped(const std::string& path, const Mapping& m) {
+  // The kernel marks a mapped file whose name was unlinked (an upgrade replaces files by
+  // rename, leaving the old inode mapped and nameless).
+  if (m.deleted) return make_error(Errc::io, "it was deleted or replaced since it was mapped");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return make_error(Errc::io, fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  if (major(st.st_dev) != m.dev_major || minor(st.st_dev) != m.dev_minor || st.st_ino != m.inode)
+    return make_error(Errc::io, fmt::format("{} is device {:x}:{:x} inode {}, the mapping device {:x}:{:x} inode {}", path, major(st.st_dev),
+                                            minor(st.st_dev), st.st_ino, m.dev_major, m.dev_minor, m.inode));
+  return {};
 }
 
 bool process_alive(pid_t pid) {

@@ -1,12 +1,14 @@
 #include "objspy/python/locate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "objspy/elf/elf_file.hpp"
+#include "objspy/elf/memory_elf.hpp"
 #include "objspy/process/proc.hpp"
 
 namespace objspy {
@@ -37,9 +39,9 @@ std::vector<const Mapping*> candidate_files(const MemoryMap& map) {
   return named;
 }
 
-Result<PyVersion> detect_version(const PythonImage& img, const ElfFile& elf, MemoryReader& mem) {
+Result<PyVersion> detect_version(const PythonImage& img, const std::string& soname, MemoryReader& mem) {
   std::optional<PyVersion> from_name = version_from_file_name(img.path);
-  if (!from_name && !elf.soname().empty()) from_name = version_from_file_name(elf.soname());
+  if (!from_name && !soname.empty()) from_name = version_from_file_name(soname);
   if (img.py_version) {
     // Py_Version (3.11+): PY_VERSION_HEX of the running image.
     OBJSPY_ASSIGN(std::uint64_t hex, mem.u64(*img.py_version));
@@ -51,6 +53,99 @@ Result<PyVersion> detect_version(const PythonImage& img, const ElfFile& elf, Mem
                     fmt::format("{} holds _PyRuntime but objspy cannot tell its Python version (no Py_Version symbol, no version in the file name)", img.path));
 }
 
+constexpr std::array<std::string_view, 2> kSymbols = {"_PyRuntime", "Py_Version"};
+
+// What one mapped ELF image says, and how objspy read it.
+struct ImageRead {
+  PythonImage img;              // runtime left null when the image has no _PyRuntime
+  bool has_runtime = false;
+  std::string soname;
+};
+
+ImageRead from_file(const ElfFile& elf, const Mapping& m, ImageSource source, std::string opened, std::string detail) {
+  ImageRead r;
+  r.img.path = m.path;
+  r.img.opened_from = std::move(opened);
+  r.img.source = source;
+  r.img.source_detail = std::move(detail);
+  r.img.load_bias = m.start - elf.first_load_vaddr();
+  r.soname = elf.soname();
+  std::optional<std::uint64_t> runtime_vaddr;
+  if (auto s = elf.symbol("_PyRuntime")) runtime_vaddr = s->value;
+  else if (auto sec = elf.section(".PyRuntime")) runtime_vaddr = sec->addr;  // 3.10+, symbols stripped
+  if (runtime_vaddr) {
+    r.has_runtime = true;
+    r.img.runtime = RemoteAddr(r.img.load_bias + *runtime_vaddr);
+  }
+  if (auto s = elf.symbol("Py_Version")) r.img.py_version = RemoteAddr(r.img.load_bias + s->value);
+  return r;
+}
+
+// Reads one mapped ELF image by the best means there is: its inode through map_files; the
+// file on disk if it is provably the one mapped; else the image in the target's memory.
+// nullopt: not an ELF image at all (a locale archive, a cache file). The error names, in one
+// line, what was missing along each way.
+Result<std::optional<ImageRead>> read_image(pid_t pid, const Mapping& m, const MemoryMap& map, MemoryReader& mem) {
+  const std::string mf = map_files_path(pid, m);
+  auto elf = ElfFile::open(mf);
+  if (elf.ok()) return std::optional(from_file(*elf, m, ImageSource::map_files, mf, "the mapped file itself, through /proc/PID/map_files"));
+  if (elf.error().code != Errc::permission_denied && elf.error().code != Errc::io) return std::optional<ImageRead>{};  // not ELF
+  const std::string why_mf = elf.error().code == Errc::permission_denied
+                                 ? "/proc/PID/map_files is refused without CAP_SYS_ADMIN"
+                                 : fmt::format("/proc/PID/map_files is not there ({})", elf.error().message);
+
+  auto in_memory = MemoryElf::open(mem, map, m);
+  if (!in_memory.ok()) {
+    const Errc c = in_memory.error().code;
+    if (c == Errc::target_exited) return in_memory.take_error();
+    if (c == Errc::not_python && map.readable(RemoteAddr(m.start), 4)) return std::optional<ImageRead>{};  // readable, and no ELF magic
+  }
+
+  std::string why_disk;
+  for (const std::string& path : {rooted_path(pid, m), m.path}) {
+    if (auto same = same_file_as_mapped(path, m); !same.ok()) {
+      if (why_disk.empty()) why_disk = same.error().message;
+      continue;
+    }
+    auto f = ElfFile::open(path);
+    if (!f.ok()) {
+      if (why_disk.empty()) why_disk = f.error().message;
+      continue;
+    }
+    const bool compared = in_memory.ok() && !in_memory->build_id().empty();
+    if (compared && f->build_id() != in_memory->build_id()) {
+      if (why_disk.empty()) why_disk = fmt::format("{} has another build id than the image in memory", path);
+      continue;
+    }
+    return std::optional(from_file(*f, m, ImageSource::verified_file, path,
+                                   fmt::format("the file on disk, the same as the mapped one by device, inode{}; {}", compared ? " and build id" : "", why_mf)));
+  }
+
+  auto fail = [&](const Error& e) {
+    return make_error(e.code, fmt::format("cannot read the symbols of {}: {}; the file on disk cannot be trusted ({}); in memory: {}", m.path,
+                                          why_mf, why_disk, e.message));
+  };
+  if (!in_memory.ok()) return fail(in_memory.error());
+  auto syms = in_memory->dynamic_symbols(mem, kSymbols);
+  if (!syms.ok()) {
+    if (syms.error().code == Errc::target_exited) return syms.take_error();
+    return fail(syms.error());
+  }
+  ImageRead r;
+  r.img.path = m.path;
+  r.img.opened_from = fmt::format("memory of process {}", pid);
+  r.img.source = ImageSource::target_memory;
+  r.img.source_detail = fmt::format("the ELF image in the target's memory ({}; the file on disk cannot be trusted: {})", why_mf, why_disk);
+  r.img.load_bias = in_memory->load_bias();
+  r.soname = syms->soname;
+  if (auto it = syms->addresses.find("_PyRuntime"); it != syms->addresses.end()) {
+    r.has_runtime = true;
+    r.img.runtime = it->second;
+  }
+  if (auto it = syms->addresses.find("Py_Version"); it != syms->addresses.end()) r.img.py_version = it->second;
+  return std::optional(std::move(r));
+}
+
 Error unsupported(pid_t pid, const PyVersion& v) {
   return make_error(Errc::unsupported_version, fmt::format("process {} runs Python {}, which objspy does not support (it reads CPython 3.{} to 3.{})",
                                                            pid, v.str(), kMinMinor, kMaxMinor));
@@ -58,31 +153,36 @@ Error unsupported(pid_t pid, const PyVersion& v) {
 
 }  // namespace
 
+const char* image_source_name(ImageSource s) {
+  switch (s) {
+    case ImageSource::map_files: return "map_files";
+    case ImageSource::verified_file: return "verified file";
+    case ImageSource::target_memory: return "target memory";
+  }
+  return "?";
+}
+
 Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader& mem) {
   std::optional<Error> first_problem;
-  std::optional<PyVersion> old_python;  // a Python objspy does not support, seen by file name
+  std::optional<Error> unreadable_python;  // a file named like Python that no way could read
+  std::optional<PyVersion> old_python;     // a Python objspy does not support, seen by file name
   for (const Mapping* m : candidate_files(map)) {
-    std::string path = open_mapped_file_path(pid, *m);
-    auto elf = ElfFile::open(path);
-    if (!elf.ok()) {
-      if (elf.error().code == Errc::permission_denied && !first_problem) first_problem = elf.error();
+    auto read = read_image(pid, *m, map, mem);
+    if (!read.ok()) {
+      const Error& e = read.error();
+      if (e.code == Errc::target_exited) return read.take_error();
+      if (e.code == Errc::permission_denied && !first_problem) first_problem = e;
+      if (base_name(m->path).find("python") != std::string_view::npos && !unreadable_python) unreadable_python = e;
       continue;
     }
-    std::optional<std::uint64_t> runtime_vaddr;
-    if (auto s = elf->symbol("_PyRuntime")) runtime_vaddr = s->value;
-    else if (auto sec = elf->section(".PyRuntime")) runtime_vaddr = sec->addr;  // 3.10+, symbols stripped
-    if (!runtime_vaddr) {
+    if (!*read) continue;
+    ImageRead& r = **read;
+    if (!r.has_runtime) {
       if (auto v = version_from_file_name(m->path); v && !minor_supported(*v)) old_python = v;
       continue;
     }
-    PythonImage img;
-    img.path = m->path;
-    img.opened_from = path;
-    img.load_bias = m->start - elf->first_load_vaddr();
-    img.runtime = RemoteAddr(img.load_bias + *runtime_vaddr);
-    if (auto s = elf->symbol("Py_Version")) img.py_version = RemoteAddr(img.load_bias + s->value);
-
-    OBJSPY_ASSIGN(PyVersion version, detect_version(img, *elf, mem));
+    PythonImage img = std::move(r.img);
+    OBJSPY_ASSIGN(PyVersion version, detect_version(img, r.soname, mem));
     if (!minor_supported(version)) return unsupported(pid, version);  // 3.7 has _PyRuntime too
     OBJSPY_ASSIGN(Layout layout, builtin_layout(version));
     if (has_debug_offsets(version)) {
@@ -98,6 +198,7 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     return PythonTarget{pid, std::move(img), std::move(layout)};
   }
   if (old_python) return unsupported(pid, *old_python);
+  if (unreadable_python) return *unreadable_python;
   if (first_problem) return *first_problem;
   return make_error(Errc::not_python, fmt::format("process {} is not a Python process: no mapped file holds _PyRuntime", pid));
 }

@@ -18,6 +18,11 @@ TEST_CASE("maps lines parse, including deleted files and anonymous mappings") {
   CHECK(v[0].start == 0x400000);
   CHECK(v[0].path == "/usr/bin/python3.11");
   CHECK(v[0].file_backed());
+  CHECK(v[0].dev_major == 0xfe);
+  CHECK(v[0].dev_minor == 0x01);
+  CHECK(v[0].inode == 1234);
+  CHECK(v[3].dev_major == 8);
+  CHECK(v[3].dev_minor == 1);
   CHECK(v[1].path == "[stack]");
   CHECK(v[2].path.empty());
   CHECK(v[2].writable);
@@ -30,7 +35,9 @@ TEST_CASE("maps lines parse, including deleted files and anonymous mappings") {
 }
 
 TEST_CASE("malformed maps are an error, not silently skipped") {
-  for (const char* bad : {"zz-10 r--p 0 0:0 0\n", "10-20 r--p 0 0:0\n", "20-10 r--p 0 0:0 0\n", "10-20 rw 0 0:0 0\n"}) {
+  for (const char* bad : {"zz-10 r--p 0 0:0 0\n", "10-20 r--p 0 0:0\n", "20-10 r--p 0 0:0 0\n", "10-20 rw 0 0:0 0\n",
+                          "10-20 r--p 0 fe01 0\n", "10-20 r--p 0 :01 0\n", "10-20 r--p 0 fe: 0\n", "10-20 r--p 0 zz:01 0\n",
+                          "10-20 r--p 0 fe:-1 0\n", "10-20 r--p 0 123456789:01 0\n"}) {
     CAPTURE(bad);
     CHECK_FALSE(objspy::MemoryMap::parse(bad).ok());
   }

@@ -1,5 +1,6 @@
 // ELF symbols and sections of the python binary or libpython, with libelf.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -39,6 +40,8 @@ class ElfFile {
   std::uint64_t first_load_vaddr() const { return first_load_vaddr_; }
   bool is_executable() const { return exec_; }
   const std::string& soname() const { return soname_; }
+  // NT_GNU_BUILD_ID's bytes; empty when the file has none.
+  const std::vector<std::byte>& build_id() const { return build_id_; }
 
  private:
   ElfFile() = default;
@@ -49,6 +52,7 @@ class ElfFile {
   std::uint64_t first_load_vaddr_ = 0;
   bool exec_ = false;
   std::string soname_;
+  std::vector<std::byte> build_id_;
 };
 
 }  // namespace objspy

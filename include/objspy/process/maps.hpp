@@ -22,6 +22,9 @@ struct Mapping {
   std::string path;  // as the kernel prints it, relative to the reader's root; may be empty or "[heap]"
   bool deleted = false;  // the kernel appended " (deleted)"
   bool shared = false;   // 's' in the permissions: MAP_SHARED
+  // The device of the file ("fe:01"), last so that positional initialisers stay valid.
+  std::uint32_t dev_major = 0;
+  std::uint32_t dev_minor = 0;
   bool contains(std::uint64_t a) const { return a >= start && a < end; }
   // Private memory that can hold Python objects: anonymous (pymalloc arenas, malloc's mmap
   // chunks and thread heaps), the brk heap, or named anonymous memory.

@@ -25,9 +25,15 @@ Result<MemoryMap> read_memory_map(pid_t pid);
 // The actionable text shown on EPERM/EACCES: what capability or setting is missing.
 std::string permission_hint();
 
-// The best local path for a file the target maps: /proc/PID/map_files/ (the exact inode, even if
-// deleted or replaced on disk), then /proc/PID/root/PATH (another mount namespace), then PATH.
-std::string open_mapped_file_path(pid_t pid, const Mapping& m);
+// /proc/PID/map_files/START-END: the exact inode the target maps, even if deleted or replaced
+// on disk. Opening it needs CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE), not just CAP_SYS_PTRACE.
+std::string map_files_path(pid_t pid, const Mapping& m);
+// The mapped path as the target sees it: /proc/PID/root/PATH (it may live in another mount
+// namespace). What is there now may not be what was mapped: see same_file_as_mapped().
+std::string rooted_path(pid_t pid, const Mapping& m);
+// Whether `path` is now the very file `m` maps: not deleted, same device and inode. The error
+// (Errc::io) says in a few words why not, e.g. "it was deleted or replaced since it was mapped".
+Status same_file_as_mapped(const std::string& path, const Mapping& m);
 
 bool process_alive(pid_t pid);
 

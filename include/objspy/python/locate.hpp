@@ -13,9 +13,19 @@
 
 namespace objspy {
 
+// Where objspy read the image's symbols, best first.
+enum class ImageSource {
+  map_files,      // /proc/PID/map_files: the mapped inode itself (needs CAP_SYS_ADMIN)
+  verified_file,  // the file on disk, checked to be the mapped one (device, inode, build id)
+  target_memory,  // the ELF headers and dynamic symbols in the target's own memory
+};
+const char* image_source_name(ImageSource s);
+
 struct PythonImage {
   std::string path;          // as /proc/PID/maps names it
-  std::string opened_from;   // the path objspy opened (map_files, /proc/PID/root, ...)
+  std::string opened_from;   // the path objspy opened (map_files, /proc/PID/root, ...), or "memory of process N"
+  ImageSource source = ImageSource::map_files;
+  std::string source_detail; // for --verbose: how the image was read and, if not from a file, why not
   RemoteAddr runtime;        // &_PyRuntime in the target
   std::optional<RemoteAddr> py_version;  // &Py_Version (3.11+)
   std::uint64_t load_bias = 0;
