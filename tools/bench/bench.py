@@ -31,7 +31,6 @@ Usage: tools/bench/run.sh [--targets ordered,fragmented,mypy,busy] [--sizes 1000
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time

@@ -18,7 +18,6 @@ idle target should get.
 import gc
 import os
 import statistics
-import sys
 import threading
 import time
 
