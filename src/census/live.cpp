@@ -35,11 +35,26 @@ const char* describe(LiveSort s) {
 
 void LiveSeries::add(const Census& c) {
   Snapshot s = snapshot_of(c, form_);
-  if (samples_ == 0) first_ = s;
-  previous_ = samples_ == 0 ? s : std::move(latest_);
+  const bool trusted = s.trusted();
+  // Changes are counted from the last trusted sample: after a torn one, the next good one
+  // shows its change since the last good one, not a jump back from the dip.
+  previous_ = have_trusted_ ? last_trusted_ : (samples_ == 0 ? s : latest_);
+  if (trusted && !have_trusted_) first_ = s;  // a torn first sample is replaced as the start
+  else if (samples_ == 0) first_ = s;
   latest_ = s;
-  window_.add(s);
   ++samples_;
+  if (!trusted) {
+    ++skipped_;
+    return;
+  }
+  have_trusted_ = true;
+  last_trusted_ = s;
+  window_.add(std::move(s));
+}
+
+double LiveSeries::window_hours() const {
+  const auto& ts = window_.samples().timestamps;
+  return ts.size() < 2 ? 0.0 : (ts.back() - ts.front()) / 3600.0;
 }
 
 std::vector<LiveRow> LiveSeries::rows(LiveSort by, bool reverse) const {

@@ -17,7 +17,14 @@ Result<Snapshot> from_json(const nlohmann::json& j) {
   s.pid = j.value("pid", 0);
   s.timestamp = j.value("timestamp", 0.0);
   s.total = j.value("total_objects", std::uint64_t{0});
-  if (j.contains("walk") && j["walk"].is_object()) s.complete = j["walk"].value("complete", true);
+  if (j.contains("walk") && j["walk"].is_object()) {
+    const auto& w = j["walk"];
+    if (w.contains("complete") && !w["complete"].is_boolean()) return make_error(Errc::io, "malformed \"walk.complete\"");
+    if (w.contains("uncertain") && !w["uncertain"].is_number_unsigned()) return make_error(Errc::io, "malformed \"walk.uncertain\"");
+    s.complete = w.value("complete", true);
+    s.uncertain = w.value("uncertain", std::uint64_t{0});
+    if (w.contains("torn") && w["torn"].is_boolean() && w["torn"].get<bool>()) s.uncertain = 0;  // a partial count
+  }
   for (const auto& t : j["types"]) {
     if (!t.is_object() || !t.contains("name") || !t.contains("count") || !t["name"].is_string() || !t["count"].is_number_unsigned())
       return make_error(Errc::io, "malformed entry in \"types\"");
@@ -28,12 +35,27 @@ Result<Snapshot> from_json(const nlohmann::json& j) {
 
 }  // namespace
 
+bool trusted_census(bool complete, std::uint64_t uncertain, std::uint64_t total) {
+  if (complete) return true;
+  if (uncertain == 0) return false;  // incomplete with no estimate: a partial count
+  WalkStatus w;
+  w.uncertain = uncertain;
+  return coverage(w, total) >= kMinCoverage;
+}
+
+double Snapshot::coverage() const {
+  WalkStatus w;
+  w.uncertain = uncertain;
+  return objspy::coverage(w, total);
+}
+
 Snapshot snapshot_of(const Census& c, NameForm form) {
   Snapshot s;
   s.pid = c.pid;
   s.timestamp = c.timestamp;
   s.total = c.total;
   s.complete = c.walk.complete;
+  s.uncertain = c.walk.torn ? 0 : c.walk.uncertain;
   for (const auto& r : most_common(c, form)) s.counts[r.name] = r.count;
   return s;
 }
@@ -44,7 +66,19 @@ Result<Snapshot> parse_snapshot(const std::string& text) {
   if (!j.is_discarded()) return from_json(j);
   OBJSPY_ASSIGN(auto series, parse_series(text));
   if (series.empty()) return make_error(Errc::io, "no census in the input");
-  return series.back();
+  for (auto it = series.rbegin(); it != series.rend(); ++it)
+    if (it->trusted()) return std::move(*it);
+  return std::move(series.back());  // none is trusted: the caller sees it (Snapshot::trusted)
+}
+
+TrustedSeries trusted_only(std::vector<Snapshot> series) {
+  TrustedSeries out;
+  out.samples.reserve(series.size());
+  for (auto& s : series) {
+    if (s.trusted()) out.samples.push_back(std::move(s));
+    else ++out.skipped;
+  }
+  return out;
 }
 
 Result<std::vector<Snapshot>> parse_series(const std::string& text) {
@@ -112,7 +146,8 @@ void DenseSeries::add(const Snapshot& s) {
 
 std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit) {
   DenseSeries d;
-  for (const auto& s : series) d.add(s);
+  for (const auto& s : series)
+    if (s.trusted()) d.add(s);
   return leak_suspects(d, limit);
 }
 

@@ -23,6 +23,14 @@ Result<std::string> read_file(const std::string& path) {
 
 void out(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
+// A census that is not trusted is still compared (it is what the user asked for), flagged.
+void warn_if_untrusted(const std::string& path, const Snapshot& s) {
+  if (s.trusted()) return;
+  const std::string why = s.uncertain == 0 ? "a partial count" : fmt::format("coverage {:.1f}%", s.coverage() * 100);
+  std::fputs(fmt::format("objspy: warning: {} is an incomplete census ({}): its changes are not reliable\n", escape_for_terminal(path), why).c_str(),
+             stderr);
+}
+
 }  // namespace
 
 Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
@@ -32,6 +40,8 @@ Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
   if (!sa.ok()) return make_error(Errc::io, fmt::format("{}: {}", a, sa.error().message));
   auto sb = parse_snapshot(tb);
   if (!sb.ok()) return make_error(Errc::io, fmt::format("{}: {}", b, sb.error().message));
+  warn_if_untrusted(a, *sa);
+  warn_if_untrusted(b, *sb);
   out(render_diff(diff(*sa, *sb, limit)));
   return {};
 }
@@ -40,12 +50,14 @@ Status run_suspects(const std::string& file, std::size_t limit, bool json) {
   OBJSPY_ASSIGN(std::string text, read_file(file));
   auto series = parse_series(text);
   if (!series.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, series.error().message));
-  auto rows = leak_suspects(*series, limit);
-  double hours = series->size() > 1 ? (series->back().timestamp - series->front().timestamp) / 3600.0 : 0;
+  const auto used = trusted_only(std::move(series).value());
+  const auto& s = used.samples;
+  auto rows = leak_suspects(s, limit);
+  double hours = s.size() > 1 ? (s.back().timestamp - s.front().timestamp) / 3600.0 : 0;
   if (json) {
-    out(suspects_to_json(rows, series->size(), hours).dump(2, ' ', true) + "\n");
+    out(suspects_to_json(rows, s.size(), used.skipped, hours).dump(2, ' ', true) + "\n");
   } else {
-    out(render_suspects(rows, series->size(), hours));
+    out(render_suspects(rows, s.size(), used.skipped, hours));
   }
   return {};
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "objspy/census/sampler.hpp"
+#include "objspy/census/series.hpp"
 #include "objspy/cli/state_file.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/core/escape.hpp"
@@ -34,10 +35,15 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
     std::string path = o.state_path.empty() ? default_state_path(pid, sampler->process().start_time, r.names) : o.state_path;
     OBJSPY_ASSIGN(StateFile state, StateFile::open(path));
     OBJSPY_ASSIGN(auto previous, state.load());
+    if (previous && !previous->trusted()) {  // only written by hand or by another tool: objspy saves trusted ones
+      note(fmt::format("the census in {} is incomplete and is not used as a baseline", path));
+      previous.reset();
+    }
     if (!previous) note(fmt::format("no previous census in {}: growth is counted from zero", path));
     auto rows = growth(previous ? *previous : Snapshot{}, snapshot_of(c, r.names), r.limit);
     out = o.format == Format::table ? render_growth(rows) : render_growth_json(c, json_opts, rows, previous ? &*previous : nullptr, pretty);
-    if (c.walk.complete) OBJSPY_TRY(state.save(render_json(c, all, false)));  // an incomplete census is not a baseline
+    // Only a trusted census becomes the baseline (the rule of every series reader, series.hpp).
+    if (trusted_census(c)) OBJSPY_TRY(state.save(render_json(c, all, false)));
   } else {
     out = o.format == Format::table ? render_table(c, r) : render_json(c, json_opts, pretty);
   }
@@ -45,9 +51,14 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   std::fflush(stdout);
   if (!o.quiet) note(render_summary(c));
   for (const auto& w : c.walk.warnings) note("warning: " + w);
-  if (!accurate(c.walk, c.total, 0.01))
+  // Exit 8 by the same rule: an estimated census within tolerance is a result, not a failure.
+  if (!trusted_census(c)) {
+    if (c.walk.uncertain > 0)
+      return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: coverage {:.1f}%, below {:g}% (counts above are approximate)",
+                                                      pid, coverage(c.walk, c.total) * 100, kMinCoverage * 100));
     return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: its GC lists changed during the walk{} (counts above are partial)",
                                                     pid, c.walk.retried ? " and again on retry" : ""));
+  }
   return {};
 }
 

@@ -80,17 +80,19 @@ Status run_record(const RecordOptions& o) {
   // Live suspects over what was recorded: the last NDJSON line (an event, skipped by readers
   // of the series) and a table on stderr.
   if (live.samples() >= 3) {
+    // Every census line above was written, torn or not; the ranking uses only the trusted ones.
     auto ranked = live.suspects(o.suspects);
-    const double hours = (live.latest().timestamp - live.first().timestamp) / 3600.0;
-    auto j = suspects_to_json(ranked, live.window_size(), hours);
+    const double hours = live.window_hours();
+    auto j = suspects_to_json(ranked, live.window_size(), live.skipped(), hours);
     j["event"] = "suspects";
     j["pid"] = o.target.pid;
     j["timestamp"] = now_unix();
     write_line(j.dump(-1, ' ', true) + "\n");
-    if (!o.quiet) std::fputs(render_suspects(ranked, live.window_size(), hours).c_str(), stderr);
+    if (!o.quiet) std::fputs(render_suspects(ranked, live.window_size(), live.skipped(), hours).c_str(), stderr);
   }
   if (failure) return *failure;
-  std::fputs(fmt::format("objspy: record ended ({}), {} samples\n", end_reason, taken).c_str(), stderr);
+  const std::string skipped = live.skipped() ? fmt::format(" ({} incomplete, not ranked)", live.skipped()) : "";
+  std::fputs(fmt::format("objspy: record ended ({}), {} samples{}\n", end_reason, taken, skipped).c_str(), stderr);
   return {};
 }
 

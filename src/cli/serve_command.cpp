@@ -9,6 +9,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
+#include "objspy/census/series.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/http_server.hpp"
 #include "objspy/cli/periodic.hpp"
@@ -32,7 +33,8 @@ Status run_serve(const ServeOptions& o) {
   ExporterState state;
   state.top_types = o.top_types;
   state.names = o.names;
-  std::optional<Census> latest;
+  std::optional<Census> latest;   // the newest census, of any quality
+  std::optional<Census> counted;  // the newest trusted one: the counts served
   std::string metrics;  // the exposition of the latest state, rendered once per census
   std::unique_ptr<MetricsServer> server;
   std::optional<Error> failure;
@@ -54,6 +56,10 @@ Status run_serve(const ServeOptions& o) {
       state.up = true;
       ++state.censuses;
       if (!r->walk.complete) ++state.incomplete;
+      // A torn census never replaces the counts served: the type series keep the last good
+      // census, and coverage and the counters tell how the latest one went.
+      if (trusted_census(*r)) counted = *r;
+      else ++state.skipped;
       latest = std::move(*r);
     } else {
       state.up = false;
@@ -66,7 +72,7 @@ Status run_serve(const ServeOptions& o) {
         note(fmt::format("census failed: {}", r.error().message));
       }
     }
-    metrics = render_prometheus(latest ? &*latest : nullptr, state);
+    metrics = render_prometheus(counted ? &*counted : nullptr, latest ? &*latest : nullptr, state);
     if (!server) {
       if (!state.up) {  // no first census: refuse to start, as dump would
         failure = r.take_error();

@@ -40,8 +40,12 @@ std::string render_diff(const std::vector<Change>& rows) {
   return out;
 }
 
-std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, double hours) {
-  std::string out = fmt::format("{} samples over {}\n", samples, human_span(hours * 3600));
+std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, std::size_t skipped, double hours) {
+  std::string out = fmt::format("{} samples over {}", samples, human_span(hours * 3600));
+  if (skipped)
+    out += fmt::format(" ({} incomplete census{} skipped: coverage below {:g}% or a partial count)", skipped, skipped == 1 ? "" : "es",
+                       kMinCoverage * 100);
+  out += "\n";
   if (samples < 3) return out + "too few samples to rank (need 3 or more)\n";
   if (rows.empty()) return out + "no type grew\n";
   auto [names, width] = escaped_names(rows, [](const Suspect& s) { return s.name; });

@@ -58,8 +58,8 @@ std::string render_growth_json(const Census& c, const RenderOptions& o, const st
   return j.dump(pretty ? 2 : -1, ' ', true) + "\n";
 }
 
-nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, std::size_t samples, double hours) {
-  nlohmann::json j = {{"samples", samples}, {"hours", hours}};
+nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, std::size_t samples, std::size_t skipped, double hours) {
+  nlohmann::json j = {{"samples", samples}, {"skipped", skipped}, {"hours", hours}};
   auto arr = nlohmann::json::array();
   for (const auto& s : rows)
     arr.push_back({{"name", sanitize_utf8(s.name)}, {"first", s.first}, {"last", s.last}, {"per_hour", s.per_hour}, {"fit", s.r2},

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "objspy/census/series.hpp"
 #include "objspy/core/escape.hpp"
 
 namespace objspy {
@@ -63,22 +64,45 @@ std::string prometheus_label_value(std::string_view raw) {
   return out;
 }
 
-std::string render_prometheus(const Census* c, const ExporterState& s) {
+std::string render_prometheus(const Census* counted, const Census* latest, const ExporterState& s) {
   std::string out;
   out.reserve(8192);
   header(out, "objspy_up", "gauge", "Whether the last census of the target succeeded (0: target gone or unreadable).");
   sample(out, "objspy_up", s.up ? 1 : 0);
   header(out, "objspy_censuses_total", "counter", "Censuses taken, complete or not.");
   sample(out, "objspy_censuses_total", s.censuses);
-  header(out, "objspy_census_incomplete_total", "counter", "Censuses that could not walk every GC list to its end.");
+  header(out, "objspy_census_incomplete_total", "counter", "Censuses that were not exact (an error estimate above 0, or a list abandoned).");
   sample(out, "objspy_census_incomplete_total", s.incomplete);
+  header(out, "objspy_census_skipped_total", "counter",
+         fmt::format("Incomplete censuses whose counts were not exported (coverage below {:g}, or a partial count).", kMinCoverage));
+  sample(out, "objspy_census_skipped_total", s.skipped);
   header(out, "objspy_census_failures_total", "counter", "Census attempts that gave no census.");
   sample(out, "objspy_census_failures_total", s.failures);
-  if (!s.up || c == nullptr) return out;
+  if (!s.up || latest == nullptr) return out;
 
   header(out, "objspy_target_info", "gauge", "The target process and its interpreter.");
-  out += fmt::format("objspy_target_info{{pid=\"{}\",python_version=\"{}\",debug_build=\"{}\"}} 1\n", c->pid,
-                     prometheus_label_value(c->python_version), c->debug_build ? "true" : "false");
+  out += fmt::format("objspy_target_info{{pid=\"{}\",python_version=\"{}\",debug_build=\"{}\"}} 1\n", latest->pid,
+                     prometheus_label_value(latest->python_version), latest->debug_build ? "true" : "false");
+  header(out, "objspy_census_complete", "gauge", "Whether the latest census was exact (no error estimate, no list abandoned).");
+  sample(out, "objspy_census_complete", latest->walk.complete ? 1 : 0);
+  header(out, "objspy_census_coverage", "gauge",
+         "Share of the latest census that is certain: objects / (objects + those possibly missed or miscounted); 1 when exact, 0 for a partial count.");
+  // A partial count has no estimate: its coverage is unknown, exported as 0 so that an alert
+  // on low coverage fires for it too.
+  const bool estimated = latest->walk.complete || latest->walk.uncertain > 0;
+  out += fmt::format("objspy_census_coverage {:.6g}\n", estimated ? coverage(latest->walk, latest->total) : 0.0);
+  header(out, "objspy_census_duration_seconds", "gauge", "How long the latest census took.");
+  out += fmt::format("objspy_census_duration_seconds {:.9g}\n", latest->duration_ms / 1000.0);
+  header(out, "objspy_census_read_bytes", "gauge", "Bytes of target memory the latest census read.");
+  sample(out, "objspy_census_read_bytes", latest->bytes_read);
+  header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");
+  out += fmt::format("objspy_census_timestamp_seconds {:.3f}\n", latest->timestamp);
+  if (counted == nullptr) return out;  // no trusted census yet: no counts rather than partial ones
+
+  const Census* c = counted;
+  header(out, "objspy_counts_timestamp_seconds", "gauge",
+         "Unix time of the census the counts below come from: the latest one whose counts are trusted.");
+  out += fmt::format("objspy_counts_timestamp_seconds {:.3f}\n", c->timestamp);
   header(out, "objspy_type_objects", "gauge",
          "Objects of each type in the GC lists, as gc.get_objects() counts them: the largest types, the rest summed in type=\"other\".");
   const auto counts = most_common(*c, s.names);
@@ -92,14 +116,6 @@ std::string render_prometheus(const Census* c, const ExporterState& s) {
     out += fmt::format("objspy_gc_generation_objects{{generation=\"{}\"}} {}\n", g, c->generations[g]);
   header(out, "objspy_gc_frozen_objects", "gauge", "Objects moved to the permanent generation by gc.freeze().");
   sample(out, "objspy_gc_frozen_objects", c->frozen);
-  header(out, "objspy_census_complete", "gauge", "Whether the latest census walked every GC list to its end.");
-  sample(out, "objspy_census_complete", c->walk.complete ? 1 : 0);
-  header(out, "objspy_census_duration_seconds", "gauge", "How long the latest census took.");
-  out += fmt::format("objspy_census_duration_seconds {:.9g}\n", c->duration_ms / 1000.0);
-  header(out, "objspy_census_read_bytes", "gauge", "Bytes of target memory the latest census read.");
-  sample(out, "objspy_census_read_bytes", c->bytes_read);
-  header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");
-  out += fmt::format("objspy_census_timestamp_seconds {:.3f}\n", c->timestamp);
   return out;
 }
 

@@ -23,6 +23,15 @@ std::string fit(std::string s, std::size_t width) {
 
 std::string signed_or_blank(std::int64_t v) { return v == 0 ? "0" : fmt::format("{:+}", v); }
 
+// How good the latest census is, by the rule suspects follow (series.hpp).
+std::string quality_mark(const Census& c) {
+  if (c.walk.complete) return "";
+  const double cov = coverage(c.walk, c.total) * 100;
+  if (trusted_census(c)) return fmt::format(", coverage {:.1f}%", cov);
+  if (c.walk.uncertain == 0) return ", INCOMPLETE (partial count, not ranked)";
+  return fmt::format(", INCOMPLETE (coverage {:.1f}%, not ranked)", cov);
+}
+
 }  // namespace
 
 std::vector<std::string> render_top(const LiveSeries& series, const Census& c, const TopView& v) {
@@ -32,11 +41,12 @@ std::vector<std::string> render_top(const LiveSeries& series, const Census& c, c
   lines.push_back(fit(fmt::format("objspy top: pid {}, Python {}{}, {} objects ({} since start), generations {}/{}/{}, census {:.1f} ms{}",
                                   c.pid, c.python_version, c.debug_build ? " (debug)" : "", c.total, signed_or_blank(total_change),
                                   c.generations[0], c.generations[1], c.generations[2], c.duration_ms,
-                                  c.walk.complete ? "" : ", INCOMPLETE"),
+                                  quality_mark(c)),
                       v.width));
-  std::string second = fmt::format("{} sample{} over {}, every {}; sorted by {}{}", series.samples(), series.samples() == 1 ? "" : "s",
-                                   human_span(series.latest().timestamp - first.timestamp), human_span(v.interval_s), describe(v.sort),
-                                   v.reverse ? " (reversed)" : "");
+  const std::string skipped = series.skipped() ? fmt::format(" ({} incomplete, not ranked)", series.skipped()) : "";
+  std::string second = fmt::format("{} sample{}{} over {}, every {}; sorted by {}{}", series.samples(), series.samples() == 1 ? "" : "s",
+                                   skipped, human_span(series.latest().timestamp - first.timestamp), human_span(v.interval_s),
+                                   describe(v.sort), v.reverse ? " (reversed)" : "");
   if (v.keys) second += "; keys: g d c t n sort, r reverse, space refresh, q quit";
   lines.push_back(fit(second, v.width));
   lines.push_back(v.status.empty() ? "" : fit(escape_for_terminal(v.status), v.width));

@@ -34,7 +34,76 @@ const LiveRow& row(const std::vector<LiveRow>& rows, const std::string& name) {
   return rows.front();
 }
 
+// The census of a leak under load, as the sampler gives it: every 5th is torn (`Leak` at
+// 10%, the rest at 30%; a partial count or, `estimated`, coverage 0.3).
+Census leak_census(int i, bool estimated) {
+  const auto leak = static_cast<std::uint64_t>(1000 + 50 * i);
+  const bool torn = i % 5 == 4;
+  Census c = census(i * 0.5, {{"Leak", torn ? leak / 10 : leak}, {"Node", torn ? 15000u : 50000u + i % 3}, {"dict", torn ? 6000u : 20000u}});
+  if (torn) {
+    c.walk.complete = false;
+    if (estimated) c.walk.uncertain = c.total * 7 / 3;
+  }
+  return c;
+}
+
 }  // namespace
+
+TEST_CASE("live series: torn censuses are shown, marked, and never ranked nor counted from") {
+  for (bool estimated : {false, true}) {
+    INFO("torn censuses " << (estimated ? "with a low coverage estimate" : "as partial counts"));
+    LiveSeries s(NameForm::short_name);
+    for (int i = 0; i < 30; ++i) s.add(leak_census(i, estimated));
+    CHECK(s.samples() == 30);
+    CHECK(s.skipped() == 6);
+    CHECK(s.window_size() == 24);
+    CHECK(s.window_hours() == doctest::Approx(28 * 0.5 / 3600));  // the last trusted one is at 28
+    auto ranked = s.suspects(0);
+    REQUIRE_FALSE(ranked.empty());
+    CHECK(ranked[0].name == "Leak");
+    CHECK(ranked[0].confidence == "high");
+    CHECK(ranked[0].falling == 0);
+    // The latest (29) is torn: shown as it is, its change counted from the last good one.
+    auto rows = s.rows(LiveSort::growth, false);
+    CHECK(row(rows, "Leak").count == (1000 + 50 * 29) / 10);
+    CHECK(row(rows, "Leak").since_last == static_cast<std::int64_t>((1000 + 50 * 29) / 10) - (1000 + 50 * 28));
+    CHECK(row(rows, "Leak").confidence == "high");
+    TopView v;
+    auto lines = render_top(s, leak_census(29, estimated), v);
+    CHECK(lines[0].find(estimated ? "INCOMPLETE (coverage 30.0%, not ranked)" : "INCOMPLETE (partial count, not ranked)") != std::string::npos);
+    CHECK(lines[1].find("30 samples (6 incomplete, not ranked)") != std::string::npos);
+    // The next good census: its change is counted from the last good one, not from the dip.
+    s.add(leak_census(30, estimated));
+    rows = s.rows(LiveSort::recent, false);
+    CHECK(row(rows, "Leak").since_last == 100);
+    CHECK(row(rows, "Leak").since_start == 50 * 30);
+    lines = render_top(s, leak_census(30, estimated), v);
+    CHECK(lines[0].find("INCOMPLETE") == std::string::npos);
+  }
+}
+
+TEST_CASE("live series: an estimated census within tolerance is ranked, with its coverage shown") {
+  LiveSeries s(NameForm::short_name);
+  for (int i = 0; i < 12; ++i) {
+    Census c = census(i, {{"Leak", 100u + 10u * i}, {"Flat", 500}});
+    c.walk.complete = false;
+    c.walk.uncertain = i % 2;  // 0 or 1 of ~600: a partial count when 0, coverage 0.998 when 1
+    s.add(c);
+  }
+  CHECK(s.skipped() == 6);
+  CHECK(s.window_size() == 6);
+  Census ok = census(12, {{"Leak", 220}, {"Flat", 500}});
+  ok.walk.complete = false;
+  ok.walk.uncertain = 1;
+  s.add(ok);
+  CHECK(s.skipped() == 6);
+  CHECK(s.window_size() == 7);
+  CHECK(s.first().timestamp == 1);  // the torn first census is not the start
+  TopView v;
+  auto lines = render_top(s, ok, v);
+  CHECK(lines[0].find(", coverage 99.9%") != std::string::npos);
+  CHECK(lines[0].find("INCOMPLETE") == std::string::npos);
+}
 
 TEST_CASE("live series: change since the last sample and since the start, types that died out included") {
   LiveSeries s(NameForm::short_name);

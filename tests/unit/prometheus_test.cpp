@@ -59,7 +59,7 @@ TEST_CASE("per-type series: top N by count, the rest in other, never a series tw
   s.up = true;
   s.censuses = 3;
   s.top_types = 3;
-  auto text = render_prometheus(&c, s);
+  auto text = render_prometheus(&c, &c, s);
   auto series = type_series(text);
   CHECK(series.size() == 4);
   CHECK(series["objspy_type_objects{type=\"dict\"}"] == "100");
@@ -68,7 +68,7 @@ TEST_CASE("per-type series: top N by count, the rest in other, never a series tw
   CHECK(series["objspy_type_objects{type=\"other\"}"] == "15");  // 7 ("other" itself) + 3 + 4 + 1
   // All types: the two names that sanitize alike are one series, and "other" is the bucket.
   s.top_types = 0;
-  series = type_series(render_prometheus(&c, s));
+  series = type_series(render_prometheus(&c, &c, s));
   CHECK(series.size() == 6);  // dict, list, tuple, a\uFFFD, x, other
   CHECK(series["objspy_type_objects{type=\"a\xEF\xBF\xBD\"}"] == "7");
   CHECK(series["objspy_type_objects{type=\"other\"}"] == "7");
@@ -83,7 +83,7 @@ TEST_CASE("every metric has HELP and TYPE once, counters end in _total, and a do
   auto c = census({{"dict", 1}});
   ExporterState s;
   s.up = true;
-  auto text = render_prometheus(&c, s);
+  auto text = render_prometheus(&c, &c, s);
   std::set<std::string> typed, helped;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) {
@@ -102,9 +102,49 @@ TEST_CASE("every metric has HELP and TYPE once, counters end in _total, and a do
   CHECK(typed == helped);
   s.up = false;
   s.failures = 1;
-  auto down = render_prometheus(&c, s);
+  auto down = render_prometheus(&c, &c, s);
   CHECK(down.find("objspy_up 0\n") != std::string::npos);
   CHECK(down.find("objspy_type_objects") == std::string::npos);
   CHECK(down.find("objspy_census_failures_total 1\n") != std::string::npos);
-  CHECK(render_prometheus(nullptr, ExporterState{}).find("objspy_up 0\n") != std::string::npos);
+  CHECK(render_prometheus(nullptr, nullptr, ExporterState{}).find("objspy_up 0\n") != std::string::npos);
+}
+
+TEST_CASE("a torn census never reaches the type series: the last good counts stay, its coverage is exported") {
+  auto good = census({{"Leak", 900}, {"dict", 100}});
+  auto torn = census({{"Leak", 90}, {"dict", 30}});
+  torn.timestamp = good.timestamp + 15;
+  torn.duration_ms = 40;
+  torn.walk.complete = false;
+  ExporterState s;
+  s.up = true;
+  s.censuses = 2;
+  s.incomplete = 1;
+  s.skipped = 1;
+  // A partial count (no estimate): coverage unknown, exported as 0.
+  auto text = render_prometheus(&good, &torn, s);
+  auto series = type_series(text);
+  CHECK(series["objspy_type_objects{type=\"Leak\"}"] == "900");
+  CHECK(text.find("objspy_gc_objects 1000\n") != std::string::npos);
+  CHECK(text.find("objspy_census_complete 0\n") != std::string::npos);
+  CHECK(text.find("objspy_census_coverage 0\n") != std::string::npos);
+  CHECK(text.find("objspy_census_skipped_total 1\n") != std::string::npos);
+  CHECK(text.find("objspy_census_incomplete_total 1\n") != std::string::npos);
+  CHECK(text.find("objspy_census_duration_seconds 0.04\n") != std::string::npos);  // the latest census's cost
+  CHECK(text.find("objspy_census_timestamp_seconds 1700000015.500\n") != std::string::npos);
+  CHECK(text.find("objspy_counts_timestamp_seconds 1700000000.500\n") != std::string::npos);
+  // An estimate: coverage 0.3.
+  torn.walk.uncertain = torn.total * 7 / 3;
+  text = render_prometheus(&good, &torn, s);
+  CHECK(text.find("objspy_census_coverage 0.3\n") != std::string::npos);
+  CHECK(type_series(text)["objspy_type_objects{type=\"Leak\"}"] == "900");
+  // No trusted census yet: no counts at all rather than partial ones, but the quality is there.
+  text = render_prometheus(nullptr, &torn, s);
+  CHECK(type_series(text).empty());
+  CHECK(text.find("objspy_gc_objects") == std::string::npos);
+  CHECK(text.find("objspy_census_coverage 0.3\n") != std::string::npos);
+  CHECK(text.find("objspy_up 1\n") != std::string::npos);
+  // Exact: coverage 1.
+  text = render_prometheus(&good, &good, s);
+  CHECK(text.find("objspy_census_coverage 1\n") != std::string::npos);
+  CHECK(text.find("objspy_census_complete 1\n") != std::string::npos);
 }

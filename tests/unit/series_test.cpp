@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "objspy/census/series.hpp"
 #include "objspy/cli/state_file.hpp"
 
@@ -19,7 +21,103 @@ Snapshot snap(double t, std::map<std::string, std::uint64_t> counts) {
   return s;
 }
 
+// A steady leak recorded under load. `Leak` rises by 50 a census; `Node` is a churned ring
+// that stays about level; `dict` goes up and down with load. Every 5th census is torn: a
+// partial count (complete=false, no estimate) or, with `estimated`, an estimate of coverage
+// 0.3; either way `Leak` reads at 10% and the rest at 30%. Every 7th census that is not torn
+// is incomplete but within tolerance (coverage 0.997, counts a little off): it must be used.
+std::vector<Snapshot> leak_under_load(bool estimated) {
+  std::vector<Snapshot> out;
+  for (int i = 0; i < 30; ++i) {
+    const auto leak = static_cast<std::uint64_t>(1000 + 50 * i);
+    const auto dict = static_cast<std::uint64_t>(20000 + 3000 * std::sin(i * 1.3));
+    Snapshot s = snap(i * 30.0, {{"Leak", leak}, {"Node", 50000 + static_cast<std::uint64_t>(i % 3)}, {"dict", dict}});
+    if (i % 5 == 4) {
+      s.complete = false;
+      s.counts["Leak"] = leak / 10;
+      s.counts["Node"] = s.counts["Node"] * 3 / 10;
+      s.counts["dict"] = dict * 3 / 10;
+    } else if (i % 7 == 0 && i > 0) {
+      s.complete = false;
+      s.counts["Leak"] -= 2;
+      s.counts["Node"] += 40;
+    }
+    for (const auto& [n, c] : s.counts) s.total += c;
+    if (!s.complete && (i % 5 != 4 || estimated)) s.uncertain = i % 5 == 4 ? s.total * 7 / 3 : s.total / 300;
+    out.push_back(s);
+  }
+  return out;
+}
+
+// The series as `record` writes it: one census line per sample with its walk fields, and
+// an event line.
+std::string as_ndjson(const std::vector<Snapshot>& series) {
+  std::string out;
+  for (const auto& s : series) {
+    nlohmann::json types = nlohmann::json::array();
+    for (const auto& [n, c] : s.counts) types.push_back({{"name", n}, {"count", c}});
+    nlohmann::json walk = {{"complete", s.complete}, {"uncertain", s.uncertain}, {"coverage", s.coverage()}};
+    out += nlohmann::json({{"pid", 1}, {"timestamp", s.timestamp}, {"total_objects", s.total}, {"types", types}, {"walk", walk}}).dump() + "\n";
+  }
+  return out + "{\"event\": \"suspects\", \"suspects\": []}\n";
+}
+
+const objspy::Suspect* find(const std::vector<objspy::Suspect>& rows, const std::string& name) {
+  for (const auto& r : rows)
+    if (r.name == name) return &r;
+  return nullptr;
+}
+
 }  // namespace
+
+TEST_CASE("the quality rule: complete, or an estimate within tolerance; a partial count never") {
+  using objspy::trusted_census;
+  CHECK(trusted_census(true, 0, 1000));
+  CHECK(trusted_census(false, 10, 1000));        // coverage 0.990
+  CHECK_FALSE(trusted_census(false, 11, 1000));  // 0.989
+  CHECK_FALSE(trusted_census(false, 0, 1000));   // incomplete with no estimate: a partial count
+  CHECK_FALSE(trusted_census(false, 1, 0));
+  CHECK(objspy::kMinCoverage == 0.99);
+}
+
+TEST_CASE("suspects: a steady leak with torn samples is rated high and first; the torn ones are skipped") {
+  for (bool estimated : {false, true}) {
+    INFO("torn samples " << (estimated ? "with a low coverage estimate" : "as partial counts"));
+    const auto series = leak_under_load(estimated);
+    const auto used = objspy::trusted_only(series);
+    CHECK(used.skipped == 6);
+    CHECK(used.samples.size() == 24);  // the within-tolerance ones are used
+    for (const auto& rows : {objspy::leak_suspects(series, 0), objspy::leak_suspects(used.samples, 0)}) {
+      REQUIRE_FALSE(rows.empty());
+      CHECK(rows[0].name == "Leak");
+      CHECK(rows[0].confidence == "high");
+      CHECK(rows[0].falling == 0);
+      CHECK(rows[0].last == 1000 + 50 * 28 - 2);  // the last trusted census (28 is within tolerance)
+      CHECK(std::abs(rows[0].per_hour - 6000) < 50);
+    }
+    // Read back from NDJSON as `suspects` reads a recording: the same ranking.
+    auto parsed = objspy::parse_series(as_ndjson(series));
+    REQUIRE(parsed.ok());
+    REQUIRE(parsed->size() == 30);
+    CHECK(objspy::trusted_only(*parsed).skipped == 6);
+    auto rows = objspy::leak_suspects(*parsed, 0);
+    REQUIRE_FALSE(rows.empty());
+    CHECK(rows[0].name == "Leak");
+    CHECK(rows[0].confidence == "high");
+    // Without the rule, the same counts taken as whole: the torn samples are dips, and the
+    // leak is not rated high (here it is not even a suspect: the last sample is a dip).
+    auto as_whole = series;
+    for (auto& s : as_whole) s.complete = true, s.uncertain = 0;
+    auto naive = objspy::leak_suspects(as_whole, 0);
+    const auto* leak = find(naive, "Leak");
+    CHECK((leak == nullptr || leak->confidence != "high"));
+    as_whole.pop_back();  // end on a whole sample: a suspect, still not high
+    naive = objspy::leak_suspects(as_whole, 0);
+    leak = find(naive, "Leak");
+    REQUIRE(leak != nullptr);
+    CHECK(leak->confidence != "high");
+  }
+}
 
 TEST_CASE("growth is what rose since the previous census, largest first") {
   auto rows = objspy::growth(snap(0, {{"a", 10}, {"b", 5}, {"c", 7}}), snap(1, {{"a", 12}, {"b", 4}, {"c", 17}, {"d", 1}}), 0);
@@ -68,6 +166,38 @@ TEST_CASE("snapshots parse from dump JSON and record NDJSON; junk is an error") 
   CHECK_FALSE(objspy::parse_snapshot("{\"no\": 1}").ok());
   CHECK_FALSE(objspy::parse_series("{\"types\": [{\"name\": 1, \"count\": \"x\"}]}\n").ok());
   CHECK_FALSE(objspy::parse_series("not json\n").ok());
+}
+
+TEST_CASE("documents carry their quality: walk.uncertain read, old documents fall back to walk.complete") {
+  auto doc = [](const std::string& walk) {
+    return objspy::parse_snapshot(R"({"timestamp": 1, "total_objects": 1000, "types": [{"name": "a", "count": 1000}])" +
+                                  (walk.empty() ? std::string() : ", \"walk\": " + walk) + "}");
+  };
+  auto within = doc(R"({"complete": false, "method": "scan", "uncertain": 5, "coverage": 0.995, "recovered": 3})");
+  REQUIRE(within.ok());
+  CHECK(within->uncertain == 5);
+  CHECK(within->coverage() == doctest::Approx(1000.0 / 1005));
+  CHECK(within->trusted());
+  auto low = doc(R"({"complete": false, "uncertain": 2333, "coverage": 0.3})");
+  REQUIRE(low.ok());
+  CHECK_FALSE(low->trusted());
+  auto old_partial = doc(R"({"complete": false, "broken_links": 1})");  // before the estimate existed
+  REQUIRE(old_partial.ok());
+  CHECK_FALSE(old_partial->trusted());
+  CHECK(doc(R"({"complete": true})")->trusted());
+  CHECK(doc("")->trusted());  // no walk at all: nothing says it is incomplete
+  CHECK_FALSE(doc(R"({"complete": false, "uncertain": -1})").ok());
+  CHECK_FALSE(doc(R"({"complete": "no"})").ok());
+  // Of a recording, diff and --growth's state take the last trusted census, not a torn one.
+  auto last = objspy::parse_snapshot("{\"timestamp\": 1, \"types\": [{\"name\": \"a\", \"count\": 10}]}\n"
+                                     "{\"timestamp\": 2, \"types\": [{\"name\": \"a\", \"count\": 1}], \"walk\": {\"complete\": false}}\n"
+                                     "{\"event\": \"suspects\"}\n");
+  REQUIRE(last.ok());
+  CHECK(last->timestamp == 1);
+  CHECK(last->counts.at("a") == 10);
+  auto none = objspy::parse_snapshot("{\"timestamp\": 2, \"types\": [], \"walk\": {\"complete\": false}}\n");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->trusted());  // nothing better: handed back, flagged
 }
 
 TEST_CASE("the state file is replaced atomically and a corrupt one is reported") {

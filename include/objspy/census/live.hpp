@@ -35,15 +35,22 @@ struct LiveRow {
   std::string confidence;        // leak-suspect confidence, "" when not a suspect
 };
 
+// Censuses that are not trusted (series.hpp: the quality rule) are shown as the latest sample
+// but never enter the suspects window, nor become the start or the previous sample that
+// changes are counted from.
 class LiveSeries {
  public:
   explicit LiveSeries(NameForm form, std::size_t window = 256) : form_(form), window_(window) {}
   void add(const Census& c);
-  std::size_t samples() const { return samples_; }
+  std::size_t samples() const { return samples_; }      // every census added
+  std::size_t skipped() const { return skipped_; }      // ... of which not trusted
   bool empty() const { return samples_ == 0; }
+  // The first trusted sample (until there is one: the first sample).
   const Snapshot& first() const { return first_; }
   const Snapshot& latest() const { return latest_; }
   std::size_t window_size() const { return window_.samples().size(); }
+  // Hours between the first and the last sample of the suspects window.
+  double window_hours() const;
   // Every type seen now or at the start, sorted by `by` (largest first; name: A to Z).
   std::vector<LiveRow> rows(LiveSort by, bool reverse) const;
   std::vector<Suspect> suspects(std::size_t limit) const { return leak_suspects(window_.samples(), limit); }
@@ -51,8 +58,10 @@ class LiveSeries {
  private:
   NameForm form_;
   SeriesWindow window_;
-  std::size_t samples_ = 0;
+  std::size_t samples_ = 0, skipped_ = 0;
+  bool have_trusted_ = false;
   Snapshot first_, previous_, latest_;
+  Snapshot last_trusted_;  // what the next sample's change is counted from
 };
 
 }  // namespace objspy

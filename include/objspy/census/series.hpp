@@ -12,20 +12,45 @@
 
 namespace objspy {
 
+// The one rule for census quality over time, followed by every reader of a series (suspects,
+// diff, record, top, serve, dump --growth). A census is *trusted* when it is complete, or when
+// it is incomplete but carries an estimate of its error (walk.uncertain > 0) that keeps its
+// coverage, total / (total + uncertain), at or above kMinCoverage. Any other census is skipped
+// for trends and baselines: one below the threshold, and one that is incomplete with no
+// estimate, which is a partial count (a list was abandoned; documents written before the
+// estimate existed have no walk.uncertain and so fall back to walk.complete).
+// Why skip rather than weight by coverage: a partial count is off by an unknown amount in an
+// unknown direction per type, and a single torn sample turns a steady leak into a dip.
+inline constexpr double kMinCoverage = 0.99;
+bool trusted_census(bool complete, std::uint64_t uncertain, std::uint64_t total);
+// A torn census (a list abandoned, a collection overlapping) is a partial count whatever its estimate.
+inline bool trusted_census(const Census& c) { return !c.walk.torn && trusted_census(c.walk.complete, c.walk.uncertain, c.total); }
+
 // The part of a census that comparisons need, from a live census or a saved document.
 struct Snapshot {
   pid_t pid = 0;
   double timestamp = 0;
   std::uint64_t total = 0;
-  bool complete = true;
+  bool complete = true;          // walk.complete
+  std::uint64_t uncertain = 0;   // walk.uncertain (0 when the document has none)
   std::map<std::string, std::uint64_t> counts;  // by name, in the document's name form
+  double coverage() const;
+  bool trusted() const { return trusted_census(complete, uncertain, total); }
 };
 
 Snapshot snapshot_of(const Census& c, NameForm form);
-// One census document (as `dump --format json|ndjson` writes it). Err: io.
+// One census document (as `dump --format json|ndjson` writes it); of an NDJSON stream, the
+// last trusted census line (the last census line if none is trusted). Err: io.
 Result<Snapshot> parse_snapshot(const std::string& json_text);
-// Every census line of an NDJSON stream (`record`); event lines are skipped. Err: io.
+// Every census line of an NDJSON stream (`record`), trusted or not; event lines are skipped. Err: io.
 Result<std::vector<Snapshot>> parse_series(const std::string& ndjson_text);
+
+// The censuses of `series` that trends may be fitted to, and how many were left out.
+struct TrustedSeries {
+  std::vector<Snapshot> samples;
+  std::size_t skipped = 0;
+};
+TrustedSeries trusted_only(std::vector<Snapshot> series);
 
 struct Change {
   std::string name;
@@ -68,6 +93,8 @@ struct DenseSeries {
 
 // Rank types by sustained growth: slope × fit × (rising − falling). A type that goes up and
 // down with load scores low even if it ends higher; one that only rises scores high.
+// The dense form ranks every sample it holds (LiveSeries adds only trusted ones); the
+// snapshot form skips the censuses that are not trusted.
 std::vector<Suspect> leak_suspects(const DenseSeries& series, std::size_t limit);
 std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit);
 

@@ -12,15 +12,20 @@ namespace objspy {
 struct ExporterState {
   bool up = false;                 // the last census attempt produced a census
   std::uint64_t censuses = 0;      // censuses taken (complete or not)
-  std::uint64_t incomplete = 0;    // ... of which incomplete
+  std::uint64_t incomplete = 0;    // ... of which incomplete (exact or not, trusted or not)
+  std::uint64_t skipped = 0;       // ... of which not trusted (series.hpp): their counts not exported
   std::uint64_t failures = 0;      // attempts that gave no census
   std::size_t top_types = 50;      // per-type series; the rest are summed into type="other"
   NameForm names = NameForm::short_name;
 };
 
-// `latest` is the newest census (nullptr before the first one). When the target is down
-// only the exporter's own series are written: stale counts must not look current.
-std::string render_prometheus(const Census* latest, const ExporterState& s);
+// `counted` is the newest trusted census (series.hpp), the source of every count (per type,
+// GC objects, generations); `latest` is the newest census of any quality, the source of its
+// quality (complete, coverage) and cost. Either may be nullptr (none yet); they are the same
+// census when the newest one is trusted. A torn census thus never reaches the type series,
+// which keep the last good counts with their own timestamp. When the target is down only the
+// exporter's own series are written: stale counts must not look current.
+std::string render_prometheus(const Census* counted, const Census* latest, const ExporterState& s);
 
 // A label value as the exposition format wants it: valid UTF-8 (invalid bytes become
 // U+FFFD), control characters as U+FFFD, and \ " and newline escaped.
