@@ -67,6 +67,15 @@ class FlatMap {
   std::size_t mask_ = 0, used_ = 0;
 };
 
+// A link to an address no node has yet: from node or list head `src`, forward (src.next) or
+// backward (src.prev).
+struct Lead {
+  std::int64_t src;
+  std::uint64_t at;
+  bool back = false;
+};
+using Leads = std::vector<Lead>;
+
 struct Header {
   std::uint64_t w[4];
 };
@@ -92,9 +101,10 @@ class Census {
 
   Status run(TypeValidator& types) {
     OBJSPY_TRY(read_sentinels());
-    std::vector<std::pair<std::int64_t, std::uint64_t>> unknown;
+    Leads unknown;
     confirm_all(&unknown);
     OBJSPY_TRY(follow(std::move(unknown)));
+    OBJSPY_TRY(confirm_touched());
     bool touched = false;
     for (int round = 0; round < lim_.refresh_rounds; ++round) {
       OBJSPY_ASSIGN(bool any, refresh_round());
@@ -156,30 +166,37 @@ class Census {
   }
 
   // Whether node i's out-link is confirmed by its target's back-link; sets the flags.
-  void confirm_out(std::size_t i, std::vector<std::pair<std::int64_t, std::uint64_t>>* unknown) {
+  void confirm_out(std::size_t i, Leads* unknown) {
     std::int64_t r = resolve(c_.next[i]);
     if (r >= 0) {
       auto j = static_cast<std::size_t>(r);
-      if (c_.prev[j] == c_.addr[i]) { flags_[i] |= kOut; flags_[j] |= kIn; }
+      if (c_.prev[j] == c_.addr[i] && j != i) { flags_[i] |= kOut; flags_[j] |= kIn; }
     } else if (is_sentinel(r)) {
       if (sent_[sentinel_index(r)].prev == c_.addr[i]) flags_[i] |= kOut;
     } else if (r == kUnknown && unknown) {
-      unknown->emplace_back(static_cast<std::int64_t>(i), c_.next[i]);
+      unknown->push_back({static_cast<std::int64_t>(i), c_.next[i]});
     }
   }
 
-  void confirm_sentinel(std::size_t s, std::vector<std::pair<std::int64_t, std::uint64_t>>* unknown) {
+  void confirm_sentinel(std::size_t s, Leads* unknown) {
     const Sentinel& st = sent_[s];
     if (st.next == st.addr) return;  // empty list
     std::int64_t r = resolve(st.next);
     if (r >= 0) {
       if (c_.prev[static_cast<std::size_t>(r)] == st.addr) flags_[static_cast<std::size_t>(r)] |= kIn;
     } else if (r == kUnknown && unknown) {
-      unknown->emplace_back(sentinel_code(s), st.next);
+      unknown->push_back({sentinel_code(s), st.next});
+    }
+    // The tail too: the newest objects, and the part of a list past a break, are found from it.
+    std::int64_t t = resolve(st.prev);
+    if (t >= 0) {
+      if (c_.next[static_cast<std::size_t>(t)] == st.addr) flags_[static_cast<std::size_t>(t)] |= kOut;
+    } else if (t == kUnknown && unknown) {
+      unknown->push_back({sentinel_code(s), st.prev, true});
     }
   }
 
-  void confirm_all(std::vector<std::pair<std::int64_t, std::uint64_t>>* unknown) {
+  void confirm_all(Leads* unknown) {
     for (auto& f : flags_) f &= static_cast<std::uint8_t>(~(kIn | kOut));
     // In groups, so that the cache misses of one node overlap with the others' (the targets
     // are all over the heap): find each target, prefetch its back-link, then compare.
@@ -204,11 +221,11 @@ class Census {
         const std::int64_t t = r[i - b];
         if (t >= 0) {
           auto j = static_cast<std::size_t>(t);
-          if (c_.prev[j] == c_.addr[i]) { flags_[i] |= kOut; flags_[j] |= kIn; }
+          if (c_.prev[j] == c_.addr[i] && j != i) { flags_[i] |= kOut; flags_[j] |= kIn; }
         } else if (is_sentinel(t)) {
           if (sent_[sentinel_index(t)].prev == c_.addr[i]) flags_[i] |= kOut;
         } else if (t == kUnknown && unknown) {
-          unknown->emplace_back(static_cast<std::int64_t>(i), c_.next[i]);
+          unknown->push_back({static_cast<std::int64_t>(i), c_.next[i]});
         }
       }
     }
@@ -221,9 +238,33 @@ class Census {
     return c_.size() - 1;
   }
 
+  // Confirm the links of every node read after the scan (followed or re-read), following
+  // links into the unknown; repeated until no new node appears.
+  Status confirm_touched() {
+    std::size_t from = 0;
+    for (int pass = 0; pass < 64; ++pass) {
+      Leads unknown;
+      const std::size_t n = c_.size();
+      for (std::size_t i = from; i < n; ++i) {
+        if ((flags_[i] & (kTouched | kDead)) != kTouched) continue;
+        confirm_out(i, &unknown);
+        std::int64_t r = resolve(c_.prev[i]);
+        if (r >= 0 && static_cast<std::size_t>(r) != i && c_.next[static_cast<std::size_t>(r)] == c_.addr[i]) { flags_[i] |= kIn; flags_[static_cast<std::size_t>(r)] |= kOut; }
+        else if (is_sentinel(r) && sent_[sentinel_index(r)].next == c_.addr[i]) flags_[i] |= kIn;
+        else if (r == kUnknown) unknown.push_back({static_cast<std::int64_t>(i), c_.prev[i], true});
+      }
+      for (std::size_t s = 0; s < sent_.size(); ++s) confirm_sentinel(s, &unknown);
+      if (pass > 0 || from > 0) from = n;  // later passes: only the nodes the last one added
+      else from = n;
+      if (unknown.empty()) return {};
+      OBJSPY_TRY(follow(std::move(unknown)));
+    }
+    return {};
+  }
+
   // Objects outside the scanned pools, reached by following links from where the scan ended:
   // read in batches, each accepted only when its back-link names the node that led to it.
-  Status follow(std::vector<std::pair<std::int64_t, std::uint64_t>> frontier) {
+  Status follow(Leads frontier) {
     std::vector<Header> hs;
     std::vector<ReadRequest> reqs;
     while (!frontier.empty()) {
@@ -235,18 +276,21 @@ class Census {
       hs.assign(frontier.size(), Header{});
       reqs.clear();
       for (std::size_t k = 0; k < frontier.size(); ++k)
-        reqs.push_back({RemoteAddr(frontier[k].second), std::as_writable_bytes(std::span(hs[k].w))});
+        reqs.push_back({RemoteAddr(frontier[k].at), std::as_writable_bytes(std::span(hs[k].w))});
       OBJSPY_TRY(fresh_.read_batch(reqs));
-      std::vector<std::pair<std::int64_t, std::uint64_t>> next_frontier;
+      Leads next_frontier;
       for (std::size_t k = 0; k < frontier.size(); ++k) {
-        const auto [src, a] = frontier[k];
+        const Lead& ld = frontier[k];
         const Header& h = hs[k];
-        if (!reqs[k].ok || !plausible(h) || (h.w[1] & kMask) != addr_of(src)) continue;
-        if (ext_.find(a) != kNone) continue;  // reached twice in one round
-        std::size_t e = add_node(a, h);
-        ext_.put(a, static_cast<std::uint32_t>(e));
+        // Accepted only when the node links back to where it was reached from.
+        std::uint64_t back = ld.back ? (h.w[0] & kMask) : (h.w[1] & kMask);
+        if (!reqs[k].ok || !plausible(h) || back != addr_of(ld.src)) continue;
+        if (ext_.find(ld.at) != kNone) continue;  // reached twice in one round
+        std::size_t e = add_node(ld.at, h);
+        ext_.put(ld.at, static_cast<std::uint32_t>(e));
         ++out_.external;
-        if (resolve(c_.next[e]) == kUnknown) next_frontier.emplace_back(static_cast<std::int64_t>(e), c_.next[e]);
+        std::uint64_t onward = ld.back ? c_.prev[e] : c_.next[e];
+        if (resolve(onward) == kUnknown) next_frontier.push_back({static_cast<std::int64_t>(e), onward, ld.back});
       }
       frontier = std::move(next_frontier);
     }
@@ -340,17 +384,7 @@ class Census {
       for (std::size_t k = b; k < e; ++k)
         if (reqs[k - b].ok) rescan_pool(pools[k], buf.data() + (k - b) * ps);
     }
-    // Re-confirm around what changed; links into the unknown are followed.
-    std::vector<std::pair<std::int64_t, std::uint64_t>> unknown;
-    for (std::size_t i = 0; i < c_.size(); ++i) {
-      if ((flags_[i] & (kTouched | kDead)) != kTouched) continue;
-      confirm_out(i, &unknown);
-      std::int64_t r = resolve(c_.prev[i]);
-      if (r >= 0 && c_.next[static_cast<std::size_t>(r)] == c_.addr[i]) { flags_[i] |= kIn; flags_[static_cast<std::size_t>(r)] |= kOut; }
-      else if (is_sentinel(r) && sent_[sentinel_index(r)].next == c_.addr[i]) flags_[i] |= kIn;
-    }
-    for (std::size_t s = 0; s < sent_.size(); ++s) confirm_sentinel(s, &unknown);
-    OBJSPY_TRY(follow(std::move(unknown)));
+    OBJSPY_TRY(confirm_touched());
     return true;
   }
 
@@ -394,10 +428,17 @@ class Census {
       if (*v) valid.put(t, 1);
     });
     OBJSPY_TRY(err);
+    std::uint64_t bad_type = 0;
     for (std::size_t i = 0; i < c_.size(); ++i) {
       std::uint8_t f = flags_[i];
       if (f & kDead) continue;
-      if (!(f & (kIn | kOut)) || valid.find(c_.type[i]) == kNone) { ++out_.rejected; continue; }
+      if (!(f & (kIn | kOut))) { ++out_.rejected; continue; }
+      if (valid.find(c_.type[i]) == kNone) {
+        // On a list but not an object: the target's memory is inconsistent (or hostile).
+        ++out_.rejected;
+        ++bad_type;
+        continue;
+      }
       if ((f & (kIn | kOut)) != (kIn | kOut)) ++out_.uncertain;
       std::size_t state = main_state_;
       int list = 2;
@@ -405,6 +446,20 @@ class Census {
       auto& ps = out_.per_state[state];
       if (list == 3) { out_.frozen.add(c_.type[i]); ++ps.frozen; }
       else { out_.live.add(c_.type[i]); ++ps.generations[static_cast<std::size_t>(list)]; }
+    }
+    // A list whose first or last node does not link back to its head was not reconciled.
+    for (const Sentinel& st : sent_) {
+      if (st.next == st.addr && st.prev == st.addr) continue;
+      std::int64_t f = resolve(st.next), t = resolve(st.prev);
+      bool ok = f >= 0 && t >= 0 && c_.prev[static_cast<std::size_t>(f)] == st.addr && c_.next[static_cast<std::size_t>(t)] == st.addr;
+      if (!ok) {
+        ++out_.uncertain;
+        out_.warnings.push_back(fmt::format("the list at {:#x} does not link back to its head at both ends", st.addr));
+      }
+    }
+    if (bad_type) {
+      out_.uncertain += bad_type;
+      out_.warnings.push_back(fmt::format("{} linked objects have no valid type (left out)", bad_type));
     }
     return {};
   }

@@ -23,16 +23,20 @@ std::map<std::string, std::uint64_t> counts(const objspy::Census& c, NameForm f)
   return m;
 }
 
-objspy::Result<objspy::Census> census(fake::Heap& h) {
+objspy::Result<objspy::Census> census(fake::Heap& h, objspy::CensusMethod m = objspy::CensusMethod::walk) {
   h.finish();
-  return objspy::take_census(h.mem, h.mem, &h.map, h.layout, h.runtime);
+  return objspy::take_census(h.mem, h.mem, &h.map, h.layout, h.runtime, false, m);
 }
+
+const objspy::CensusMethod kMethods[] = {objspy::CensusMethod::walk, objspy::CensusMethod::scan};
 
 }  // namespace
 
-TEST_CASE("exact census on every layout, both name forms") {
+TEST_CASE("exact census on every layout, both name forms, both methods") {
   struct V { int minor, micro; };
+  for (auto method : kMethods)
   for (V v : {V{8, 18}, V{9, 18}, V{10, 13}, V{11, 7}, V{12, 1}, V{13, 0}, V{14, 2}, V{14, 10}, V{15, 2}}) {
+    CAPTURE(method == objspy::CensusMethod::scan);
     CAPTURE(v.minor);
     CAPTURE(v.micro);
     fake::Heap h(layout_for(v.minor, v.micro));
@@ -49,9 +53,10 @@ TEST_CASE("exact census on every layout, both name forms") {
     h.add_object(empty_t, 0);
     h.add_object(missing_t, 2);
     for (int i = 0; i < 4; ++i) h.add_object(foo_t, 3);  // frozen
-    auto c = census(h);
+    auto c = census(h, method);
     REQUIRE(c.ok());
     CHECK(c->walk.complete);
+    CHECK(c->walk.method == (method == objspy::CensusMethod::scan ? "scan" : "walk"));
     CHECK(c->total == 18);
     CHECK(c->frozen == 4);
     CHECK(c->generations[0] == 4);
@@ -92,7 +97,7 @@ TEST_CASE("a GC state away from the table offset is found by its generation0 poi
   CHECK(interps->notes[0].find("generation0") != std::string::npos);
 }
 
-TEST_CASE("torn lists end the list with a reason, never a crash or a loop") {
+TEST_CASE("walk: torn lists end the list with a reason, never a crash or a loop") {
   auto l = layout_for(12, 1);
   SUBCASE("link to unmapped memory") {
     fake::Heap h(l);
@@ -193,4 +198,84 @@ TEST_CASE("a broken interpreter list is an error") {
   auto c = objspy::take_census(h.mem, h.mem, &h.map, h.layout, h.runtime);
   REQUIRE_FALSE(c.ok());
   CHECK(c.error().code == objspy::Errc::corrupt_target);
+}
+
+// The scan never abandons a list: what its links confirm is counted, a node with one link of
+// two confirmed is counted and uncertain, the rest (raw data, garbage) is left out.
+TEST_CASE("scan: torn and hostile lists give a bounded, flagged census") {
+  auto l = layout_for(12, 1);
+  const auto scan = objspy::CensusMethod::scan;
+  SUBCASE("link to unmapped memory: both sides of the break are found") {
+    fake::Heap h(l);
+    auto t = h.static_type("list");
+    auto a = h.add_object(t, 0);
+    h.add_object(t, 0);
+    h.mem.put_u64(a, 0xdead0000);
+    auto c = census(h, scan);
+    REQUIRE(c.ok());
+    CHECK_FALSE(c->walk.complete);
+    CHECK(c->total == 2);
+    CHECK(c->walk.uncertain == 2);
+  }
+  SUBCASE("a loop that never returns to the head") {
+    fake::Heap h(l);
+    auto t = h.static_type("list");
+    auto a = h.add_object(t, 1);
+    auto b = h.add_object(t, 1);
+    h.add_object(t, 1);
+    h.mem.put_u64(b, a.value());  // b -> a -> b -> ...
+    auto c = census(h, scan);
+    REQUIRE(c.ok());
+    CHECK_FALSE(c->walk.complete);
+    CHECK(c->total == 3);
+    CHECK(c->walk.uncertain == 2);
+  }
+  SUBCASE("a link into another list") {
+    fake::Heap h(l);
+    auto t = h.static_type("list");
+    auto a = h.add_object(t, 0);
+    h.add_object(t, 2);
+    h.mem.put_u64(a, h.heads[2].value());
+    auto c = census(h, scan);
+    REQUIRE(c.ok());
+    CHECK_FALSE(c->walk.complete);
+    CHECK(c->total == 2);
+    CHECK(c->walk.uncertain == 2);  // a's link, and generation 0's tail
+  }
+  SUBCASE("an object whose type is garbage is left out and flagged") {
+    fake::Heap h(l);
+    auto t = h.static_type("list");
+    h.add_object(t, 0);
+    auto bad = h.add_object(t, 0);
+    h.mem.put_u64(bad + 16 + 8, h.str("not a type").value());
+    auto c = census(h, scan);
+    REQUIRE(c.ok());
+    CHECK_FALSE(c->walk.complete);
+    CHECK(c->total == 1);
+    REQUIRE_FALSE(c->walk.warnings.empty());
+    CHECK(c->walk.warnings.at(0).find("no valid type") != std::string::npos);
+  }
+  SUBCASE("a back link that does not match") {
+    fake::Heap h(l);
+    auto t = h.static_type("list");
+    h.add_object(t, 0);
+    auto b = h.add_object(t, 0);
+    h.add_object(t, 0);
+    h.mem.put_u64(b + 8, 0x10000010);
+    auto c = census(h, scan);
+    REQUIRE(c.ok());
+    CHECK(c->total == 3);
+    CHECK(c->walk.uncertain == 2);
+    CHECK_FALSE(c->walk.complete);
+  }
+  SUBCASE("a list that points at itself everywhere ends") {
+    fake::Heap h(l);
+    auto t = h.static_type("list");
+    auto a = h.add_object(t, 0);
+    h.mem.put_u64(a, a.value());
+    h.mem.put_u64(a + 8, a.value());
+    auto c = census(h, scan);
+    REQUIRE(c.ok());
+    CHECK_FALSE(c->walk.complete);
+  }
 }

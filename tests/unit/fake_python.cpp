@@ -120,6 +120,7 @@ void Heap::link(RemoteAddr head, RemoteAddr node) {
 
 RemoteAddr Heap::add_object(RemoteAddr type, int gen) {
   RemoteAddr g = alloc(48);
+  mem.put_u64(g + 16, 1);  // ob_refcnt: a live object is referenced
   mem.put_u64(g + 16 + layout.ob_type, type.value());
   link(heads[static_cast<std::size_t>(gen)], g);
   return g;

@@ -60,7 +60,7 @@ struct Options {
 Image make_image(Options o = {}) {
   Image im;
   im.mem.map(RemoteAddr(kBase), kSize);
-  im.first = objspy::Mapping{kBase, kBase + kSize, true, false, false, 0, 42, "/opt/py/libpython3.12.so.1.0", false, 0xfe, 1};
+  im.first = objspy::Mapping{kBase, kBase + kSize, true, false, false, 0, 42, "/opt/py/libpython3.12.so.1.0", false, false, 0xfe, 1};
   im.map = objspy::MemoryMap({im.first});
 
   Elf64_Ehdr eh{};
@@ -303,7 +303,7 @@ TEST_CASE("in-memory ELF: real Python images give the addresses their files give
     for (const auto& p : loads) {
       mem.write(RemoteAddr(base + p.p_vaddr), bytes.data() + p.p_offset, p.p_filesz);
       maps.push_back(objspy::Mapping{base + (p.p_vaddr & ~0xfffull), base + ((p.p_vaddr + p.p_memsz + 0xfff) & ~0xfffull), true,
-                                     (p.p_flags & PF_W) != 0, (p.p_flags & PF_X) != 0, p.p_offset & ~0xfffull, 7, path, false, 0xfe, 1});
+                                     (p.p_flags & PF_W) != 0, (p.p_flags & PF_X) != 0, p.p_offset & ~0xfffull, 7, path, false, false, 0xfe, 1});
     }
     objspy::MemoryMap map(maps);
     auto e = MemoryElf::open(mem, map, map.mappings().front());
