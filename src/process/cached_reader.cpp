@@ -52,7 +52,10 @@ Result<const CachedReader::Slot*> CachedReader::chunk(std::uint64_t index) {
       m = nullptr;
       for (const auto& mm : map_->mappings())
         if (mm.readable && mm.start > start && mm.start < end) { m = &mm; break; }
-      if (!m) return make_error(Errc::bad_address, fmt::format("no readable memory at {:#x}", start));
+      // Not in the map read before this census: memory the target mapped since (a growing
+      // heap maps new arenas all the time). The kernel is asked; the chunk is cached if it
+      // is there.
+      if (!m) return fetch_unmapped(s, index);
       from = m->start;
     }
     std::uint64_t run_end = m->end;
@@ -76,6 +79,19 @@ Result<const CachedReader::Slot*> CachedReader::chunk(std::uint64_t index) {
   return last_;
 }
 
+Result<const CachedReader::Slot*> CachedReader::fetch_unmapped(Slot& s, std::uint64_t index) {  std::uint64_t start = index << shift_;
+  auto got = backing_.read_some(RemoteAddr(start), std::span<std::byte>(s.data, chunk_));
+  if (!got.ok()) return got.take_error();
+  ++stats_.fetches;
+  stats_.bytes_fetched += *got;
+  s.index = index;
+  s.valid_from = 0;
+  s.valid = *got;
+  where_[index] = static_cast<std::uint32_t>(&s - slots_.data());
+  last_ = &s;
+  return last_;
+}
+
 const std::byte* CachedReader::peek(RemoteAddr addr, std::size_t len) {
   std::uint64_t a = addr.value();
   std::size_t off = static_cast<std::size_t>(a & (chunk_ - 1));
@@ -95,8 +111,6 @@ Status CachedReader::read(RemoteAddr addr, std::span<std::byte> out) {
     if (off < s->valid_from || off >= s->valid) {
       // Outside the cached run (a chunk with a hole in it): read directly, uncached.
       std::size_t n = std::min(out.size() - done, chunk_ - off);
-      if (map_ && !map_->readable(RemoteAddr(a + done), n))
-        return make_error(Errc::bad_address, fmt::format("no readable memory at {:#x}", a + done));
       OBJSPY_TRY(backing_.read(RemoteAddr(a + done), out.subspan(done, n)));
       done += n;
       continue;

@@ -1,5 +1,6 @@
 #include "objspy/python/gc_state.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,10 +12,21 @@ namespace {
 
 constexpr std::size_t kMaxInterpreters = 4096;
 
-bool plausible_link(const MemoryMap* map, std::uint64_t w) {
+// The map may be older than the heap (new arenas are mapped all the time): an address it does
+// not know is asked of the target itself before being called bad.
+Result<bool> readable(MemoryReader& mem, const MemoryMap* map, RemoteAddr a, std::size_t len) {
+  if (!map || map->readable(a, len)) return true;
+  std::byte buf[16];
+  auto r = mem.read(a, std::span<std::byte>(buf, std::min<std::size_t>(len, sizeof buf)));
+  if (r.ok()) return true;
+  if (r.error().code == Errc::bad_address) return false;
+  return r.take_error();
+}
+
+Result<bool> plausible_link(MemoryReader& mem, const MemoryMap* map, std::uint64_t w) {
   w &= ~std::uint64_t{3};
   if (w == 0 || (w & 7)) return false;
-  return !map || map->readable(RemoteAddr(w), 16);
+  return readable(mem, map, RemoteAddr(w), 16);
 }
 
 // A list sentinel: both links point to itself (empty) or to plausible nodes.
@@ -25,8 +37,11 @@ Result<bool> sentinel_ok(MemoryReader& mem, const MemoryMap* map, RemoteAddr hea
     if (r.error().code == Errc::bad_address) return false;
     return r.take_error();
   }
-  for (std::uint64_t w : links)
-    if ((w & ~std::uint64_t{3}) != head.value() && !plausible_link(map, w)) return false;
+  for (std::uint64_t w : links) {
+    if ((w & ~std::uint64_t{3}) == head.value()) continue;
+    OBJSPY_ASSIGN(bool ok, plausible_link(mem, map, w));
+    if (!ok) return false;
+  }
   return true;
 }
 
@@ -92,7 +107,9 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
     return make_error(Errc::not_python, "the Python runtime is not initialised (no interpreter yet, or already finalised)");
   std::set<std::uint64_t> seen;
   for (RemoteAddr it = head; !it.null(); ) {
-    if (!it.aligned(8) || (map && !map->readable(it, 8)) || !seen.insert(it.value()).second || seen.size() > kMaxInterpreters)
+    bool ok = it.aligned(8);
+    if (ok) { OBJSPY_ASSIGN(ok, readable(mem, map, it, 8)); }
+    if (!ok || !seen.insert(it.value()).second || seen.size() > kMaxInterpreters)
       return make_error(Errc::corrupt_target, fmt::format("the interpreter list is broken at {:#x}", it.value()));
     out.all.push_back(it);
     OBJSPY_ASSIGN(it, mem.ptr(it + l.interp_next));

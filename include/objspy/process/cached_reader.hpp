@@ -44,6 +44,7 @@ class CachedReader final : public MemoryReader {
     std::byte* data = nullptr;  // into storage_
   };
   Result<const Slot*> chunk(std::uint64_t index);
+  Result<const Slot*> fetch_unmapped(Slot& s, std::uint64_t index);
 
   MemoryReader& backing_;
   const MemoryMap* map_;
