@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "objspy/core/result.hpp"
 #include "objspy/process/reader.hpp"
