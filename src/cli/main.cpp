@@ -27,7 +27,8 @@ CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
   return pid;
 }
 
-int fail(const objspy::Error& e) {
+int fail(const objspy::Error& raw) {
+  const objspy::Error e = objspy::user_facing(raw);
   // Messages may quote text from the target (paths, names): escape them too.
   std::fputs(fmt::format("objspy: error: {}\n", objspy::escape_for_terminal(e.message)).c_str(), stderr);
   return objspy::exit_code(e.code);

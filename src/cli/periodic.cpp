@@ -7,7 +7,7 @@ namespace objspy::cli {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
-PeriodicCensus::PeriodicCensus(asio::io_context& io, Sampler& sampler, double interval_s, Handler handler)
+PeriodicCensus::PeriodicCensus(asio::io_context& io, FollowingSampler& sampler, double interval_s, Handler handler)
     : io_(io),
       sampler_(sampler),
       interval_(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(interval_s))),
@@ -50,9 +50,10 @@ void PeriodicCensus::arm() {
 void PeriodicCensus::launch() {
   in_flight_ = true;
   // The worker owns the Sampler while a census runs (ptrace calls must come from the thread
-  // that attached); the result comes back to the io thread by post.
+  // that attached, and an exec of the target is followed there); the result comes back to
+  // the io thread by post.
   asio::post(worker_, [this, alive = alive_] {
-    auto result = std::make_shared<Result<Census>>(sampler_.sample());
+    auto result = std::make_shared<FollowedCensus>(sampler_.sample());
     asio::post(io_, [this, alive, result] {
       if (!*alive) return;
       in_flight_ = false;

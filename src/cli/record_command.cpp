@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -9,13 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "objspy/census/live.hpp"
-#include "objspy/census/sampler.hpp"
 #include "objspy/cli/periodic.hpp"
 #include "objspy/cli/commands.hpp"
+#include "objspy/cli/following.hpp"
+#include "objspy/core/escape.hpp"
 #include "objspy/output/render.hpp"
 
 namespace objspy::cli {
 namespace {
+
+void note(const std::string& s) { std::fputs(fmt::format("objspy: {}\n", escape_for_terminal(s)).c_str(), stderr); }
 
 double now_unix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -24,7 +28,7 @@ double now_unix() {
 }  // namespace
 
 Status run_record(const RecordOptions& o) {
-  OBJSPY_ASSIGN(auto sampler, attach_target(o.target));  // first: no empty output file for a bad PID
+  OBJSPY_ASSIGN(auto follower, FollowingSampler::attach(o.target));  // first: no empty output file for a bad PID
   FILE* out = stdout;
   std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
   if (!o.output.empty() && o.output != "-") {
@@ -36,13 +40,17 @@ Status run_record(const RecordOptions& o) {
     std::fputs(line.c_str(), out);
     std::fflush(out);  // one line per sample survives a kill of objspy or of the machine's OOM killer
   };
+  auto event = [&](const char* name) {
+    return nlohmann::json({{"event", name}, {"pid", o.target.pid}, {"timestamp", now_unix()}});
+  };
 
   namespace asio = boost::asio;
   asio::io_context io;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   const auto started = std::chrono::steady_clock::now();
-  long taken = 0;
+  long taken = 0, failed = 0;
   std::optional<Error> failure;
+  FailureLog failure_log;
   std::string end_reason;
   LiveSeries live(o.render.names);
 
@@ -53,19 +61,45 @@ Status run_record(const RecordOptions& o) {
     signals.cancel();
     io.stop();
   };
-  periodic = std::make_unique<PeriodicCensus>(io, *sampler, o.interval_s, [&](Result<Census> c) {
+  periodic = std::make_unique<PeriodicCensus>(io, *follower, o.interval_s, [&](FollowedCensus t) {
+    if (t.attached) {
+      auto j = event("reattached");
+      j["reason"] = t.attached->reason;
+      j["python_version"] = t.attached->python_version;
+      j["python_binary"] = t.attached->python_binary;
+      j["reattaches"] = follower->reattaches();
+      write_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      note(fmt::format("{}; attached to its new image (Python {})", t.attached->reason, t.attached->python_version));
+      live = LiveSeries(o.render.names);  // the suspects rank one image's heap, not two
+    }
+    Result<Census>& c = t.census;
     if (!c.ok()) {
       if (c.error().code == Errc::target_exited) {
-        write_line(nlohmann::json({{"event", "target_exited"}, {"pid", o.target.pid}, {"timestamp", now_unix()}, {"samples", taken}}).dump() + "\n");
+        auto j = event("target_exited");
+        j["samples"] = taken;
+        write_line(j.dump() + "\n");
         return finish("target exited");
       }
-      failure = c.take_error();
-      return finish("error");
+      if (taken == 0 && follower->reattaches() == 0) {  // no first census: end, as dump would
+        failure = c.take_error();
+        return finish("error");
+      }
+      // A census that cannot be taken is recorded, and the next tick tries again.
+      ++failed;
+      const Error e = user_facing(c.error());
+      auto j = event("census_failed");
+      j["error"] = e.message;
+      j["code"] = exit_code(e.code);
+      j["failures"] = failed;
+      write_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      if (auto line = failure_log.failed(e.message)) note("census failed: " + *line);
+    } else {
+      failure_log.succeeded();
+      write_line(render_json(*c, o.render, false));
+      live.add(*c);
+      ++taken;
+      if (o.count && taken >= o.count) return finish("count reached");
     }
-    write_line(render_json(*c, o.render, false));
-    live.add(*c);
-    ++taken;
-    if (o.count && taken >= o.count) return finish("count reached");
     // The next census would start after --duration: end now rather than overrun it.
     if (o.duration_s > 0 && std::chrono::steady_clock::now() + std::chrono::duration<double>(o.interval_s) - started >
                                 std::chrono::duration<double>(o.duration_s))
@@ -77,8 +111,8 @@ Status run_record(const RecordOptions& o) {
   periodic->start();
   io.run();
   periodic.reset();
-  // Live suspects over what was recorded: the last NDJSON line (an event, skipped by readers
-  // of the series) and a table on stderr.
+  // Live suspects over what was recorded (since the last re-attach): the last NDJSON line (an
+  // event, skipped by readers of the series) and a table on stderr.
   if (live.samples() >= 3) {
     // Every census line above was written, torn or not; the ranking uses only the trusted ones.
     auto ranked = live.suspects(o.suspects);
@@ -91,8 +125,11 @@ Status run_record(const RecordOptions& o) {
     if (!o.quiet) std::fputs(render_suspects(ranked, live.window_size(), live.skipped(), hours).c_str(), stderr);
   }
   if (failure) return *failure;
-  const std::string skipped = live.skipped() ? fmt::format(" ({} incomplete, not ranked)", live.skipped()) : "";
-  std::fputs(fmt::format("objspy: record ended ({}), {} samples{}\n", end_reason, taken, skipped).c_str(), stderr);
+  std::string extra;
+  if (live.skipped()) extra += fmt::format(", {} incomplete, not ranked", live.skipped());
+  if (failed) extra += fmt::format(", {} failed censuses", failed);
+  if (follower->reattaches()) extra += fmt::format(", {} re-attaches", follower->reattaches());
+  note(fmt::format("record ended ({}), {} samples{}", end_reason, taken, extra));
   return {};
 }
 

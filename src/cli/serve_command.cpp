@@ -11,6 +11,7 @@
 
 #include "objspy/census/series.hpp"
 #include "objspy/cli/commands.hpp"
+#include "objspy/cli/following.hpp"
 #include "objspy/cli/http_server.hpp"
 #include "objspy/cli/periodic.hpp"
 #include "objspy/core/escape.hpp"
@@ -26,7 +27,7 @@ void note(const std::string& line) { std::fputs(fmt::format("objspy: {}\n", esca
 
 Status run_serve(const ServeOptions& o) {
   OBJSPY_ASSIGN(auto endpoint, parse_listen_address(o.listen));
-  OBJSPY_ASSIGN(auto sampler, attach_target(o.target));
+  OBJSPY_ASSIGN(auto follower, FollowingSampler::attach(o.target));
 
   namespace asio = boost::asio;
   asio::io_context io;
@@ -51,7 +52,13 @@ Status run_serve(const ServeOptions& o) {
     return {};
   };
 
-  PeriodicCensus periodic(io, *sampler, o.interval_s, [&](Result<Census> r) {
+  FailureLog failure_log;
+  PeriodicCensus periodic(io, *follower, o.interval_s, [&](FollowedCensus t) {
+    if (t.attached) {
+      state.reattaches = follower->reattaches();
+      note(fmt::format("{}; attached to its new image (Python {})", t.attached->reason, t.attached->python_version));
+    }
+    Result<Census>& r = t.census;
     if (r.ok()) {
       state.up = true;
       ++state.censuses;
@@ -61,15 +68,18 @@ Status run_serve(const ServeOptions& o) {
       if (trusted_census(*r)) counted = *r;
       else ++state.skipped;
       latest = std::move(*r);
+      failure_log.succeeded();
     } else {
+      // objspy_up 0 and no per-type series until a census of the image running now is in.
       state.up = false;
       ++state.failures;
+      latest.reset();
       if (r.error().code == Errc::target_exited) {
         // Keep answering with objspy_up 0, so the target's end shows in Prometheus and can alert.
         note(fmt::format("target {} exited; serving objspy_up 0", o.target.pid));
         periodic.stop();
-      } else if (o.verbose) {
-        note(fmt::format("census failed: {}", r.error().message));
+      } else if (auto line = failure_log.failed(user_facing(r.error()).message); line && server) {
+        note("census failed: " + *line);
       }
     }
     metrics = render_prometheus(counted ? &*counted : nullptr, latest ? &*latest : nullptr, state);

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string_view>
 #include <map>
 #include <optional>
@@ -17,6 +18,8 @@
 #include "objspy/census/live.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/periodic.hpp"
+#include "objspy/cli/following.hpp"
+#include "objspy/core/escape.hpp"
 #include "objspy/cli/terminal.hpp"
 #include "objspy/output/top.hpp"
 
@@ -55,7 +58,7 @@ std::map<std::string, LiveSort> sort_names() {
 }
 
 Status run_top(const TopOptions& o) {
-  OBJSPY_ASSIGN(auto sampler, attach_target(o.target));
+  OBJSPY_ASSIGN(auto follower, FollowingSampler::attach(o.target));
 
   namespace asio = boost::asio;
   asio::io_context io;
@@ -94,12 +97,50 @@ Status run_top(const TopOptions& o) {
     if (periodic) periodic->stop();
     io.stop();
   };
-  periodic = std::make_unique<PeriodicCensus>(io, *sampler, o.interval_s, [&](Result<Census> r) {
-    if (!r.ok()) {
-      if (r.error().code == Errc::target_exited) target_gone = true;
-      else failure = r.take_error();
-      return finish();
+  long failed = 0;
+  bool failing = false;  // the status line says why the view is not current
+  bool restart_series = false;
+  auto clock_time = [] {
+    std::time_t now = std::time(nullptr);
+    char buf[16];
+    std::strftime(buf, sizeof buf, "%H:%M:%S", std::localtime(&now));
+    return std::string(buf);
+  };
+  // Plain tables are written only with a census: failures and re-attaches also go to stderr.
+  auto note = [](const std::string& line) { std::fputs(fmt::format("objspy: {}\n", escape_for_terminal(line)).c_str(), stderr); };
+  FailureLog failure_log;
+  periodic = std::make_unique<PeriodicCensus>(io, *follower, o.interval_s, [&](FollowedCensus t) {
+    if (t.attached) {
+      // A new image has a new heap: the counts since the start restart with its first census
+      // (until then the view shows the last census of the old one, and this line).
+      restart_series = true;
+      view.status = fmt::format("{} {}; attached to its new image (Python {}), series restarted", clock_time(), t.attached->reason,
+                                t.attached->python_version);
+      if (!screen) note(view.status);
     }
+    Result<Census>& r = t.census;
+    if (!r.ok()) {
+      if (r.error().code == Errc::target_exited) {
+        target_gone = true;
+        return finish();
+      }
+      if (!latest) {  // no first census: end, as dump would
+        failure = r.take_error();
+        return finish();
+      }
+      // The view stays up with the last census and says why there is no newer one.
+      ++failed;
+      failing = true;
+      const std::string message = user_facing(r.error()).message;
+      view.status = fmt::format("{} census failed ({} so far): {}", clock_time(), failed, message);
+      if (auto line = failure_log.failed(message); line && !screen) note("census failed: " + *line);
+      return redraw();
+    }
+    if (failing && !t.attached) view.status.clear();  // a newer census is in
+    failing = false;
+    failure_log.succeeded();
+    if (restart_series) series = LiveSeries(o.render.names);
+    restart_series = false;
     series.add(*r);
     latest = std::move(*r);
     ++taken;

@@ -4,6 +4,12 @@ namespace objspy {
 
 int exit_code(Errc e) { return static_cast<int>(e); }
 
+Error user_facing(Error e) {
+  if (e.code == Errc::bad_address)
+    return make_error(Errc::incomplete, "the target's memory changed while objspy read it (" + e.message + "); run again");
+  return e;
+}
+
 const char* errc_name(Errc e) {
   switch (e) {
     case Errc::internal: return "internal error";

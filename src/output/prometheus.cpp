@@ -67,7 +67,7 @@ std::string prometheus_label_value(std::string_view raw) {
 std::string render_prometheus(const Census* counted, const Census* latest, const ExporterState& s) {
   std::string out;
   out.reserve(8192);
-  header(out, "objspy_up", "gauge", "Whether the last census of the target succeeded (0: target gone or unreadable).");
+  header(out, "objspy_up", "gauge", "Whether the last census of the target succeeded (0: target gone or unreadable, or no census of its new image yet).");
   sample(out, "objspy_up", s.up ? 1 : 0);
   header(out, "objspy_censuses_total", "counter", "Censuses taken, complete or not.");
   sample(out, "objspy_censuses_total", s.censuses);
@@ -78,6 +78,8 @@ std::string render_prometheus(const Census* counted, const Census* latest, const
   sample(out, "objspy_census_skipped_total", s.skipped);
   header(out, "objspy_census_failures_total", "counter", "Census attempts that gave no census.");
   sample(out, "objspy_census_failures_total", s.failures);
+  header(out, "objspy_reattaches_total", "counter", "Times the target exec'd in place and its new image was attached.");
+  sample(out, "objspy_reattaches_total", s.reattaches);
   if (!s.up || latest == nullptr) return out;
 
   header(out, "objspy_target_info", "gauge", "The target process and its interpreter.");

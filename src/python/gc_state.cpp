@@ -116,8 +116,17 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
   }
   if (out.main.null()) out.main = out.all.back();  // the first one created is last in the list
 
+  // Listed main first, then the others in creation order (the list is newest first). The list
+  // order alone is not enough: an embedder can create and end interpreters in any order, and
+  // the main one need not be last (uWSGI, weechat).
+  std::vector<RemoteAddr> order;
+  if (std::find(out.all.begin(), out.all.end(), out.main) != out.all.end()) order.push_back(out.main);
+  for (auto it = out.all.rbegin(); it != out.all.rend(); ++it)
+    if (*it != out.main) order.push_back(*it);
+
   std::set<std::uint64_t> gc_seen;
-  for (RemoteAddr interp : out.all) {
+  std::int64_t next_index = 1;
+  for (RemoteAddr interp : order) {
     const bool in_runtime = l.rt_gc.has_value();
     RemoteAddr container = in_runtime ? runtime : interp;
     RemoteAddr base = container + (in_runtime ? *l.rt_gc : l.interp_gc);
@@ -134,7 +143,7 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
                                     l.version.str()));
     if (!gc_seen.insert(state->base.value()).second) continue;  // found by scan: shared all the same
     if (!note.empty()) out.notes.push_back(note);
-    state->interpreter_index = interp == out.main ? 0 : static_cast<std::int64_t>(out.gc_states.size() + 1);
+    state->interpreter_index = interp == out.main ? 0 : next_index++;
     out.gc_states.push_back(*state);
   }
   return out;

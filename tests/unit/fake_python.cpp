@@ -1,5 +1,6 @@
 #include "fake_python.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace fake {
@@ -118,12 +119,27 @@ void Heap::link(RemoteAddr head, RemoteAddr node) {
   mem.put_u64(head + 8, node.value());
 }
 
-RemoteAddr Heap::add_object(RemoteAddr type, int gen) {
+RemoteAddr Heap::add_object(RemoteAddr type, int gen) { return add_object_to(heads[static_cast<std::size_t>(gen)], type); }
+
+RemoteAddr Heap::add_object_to(RemoteAddr head, RemoteAddr type) {
   RemoteAddr g = alloc(48);
   mem.put_u64(g + 16, 1);  // ob_refcnt: a live object is referenced
   mem.put_u64(g + 16 + layout.ob_type, type.value());
-  link(heads[static_cast<std::size_t>(gen)], g);
+  link(head, g);
   return g;
+}
+
+Heap::Interp Heap::add_interpreter() {
+  Interp in;
+  in.addr = alloc(std::max<std::uint64_t>(layout.interp_size_hint, 16384));
+  RemoteAddr gc = layout.rt_gc ? runtime + *layout.rt_gc : in.addr + layout.interp_gc;
+  for (std::size_t i = 0; i < 3; ++i) in.heads[i] = gc + layout.gc.heads[i];
+  in.heads[3] = gc + layout.gc.permanent;
+  if (!layout.rt_gc) {
+    for (auto h : in.heads) { mem.put_u64(h, h.value()); mem.put_u64(h + 8, h.value()); }
+    if (layout.gc.generation0) mem.put_u64(gc + *layout.gc.generation0, in.heads[0].value());
+  }
+  return in;
 }
 
 void Heap::finish() {

@@ -31,6 +31,15 @@ class Heap {
   RemoteAddr dict(const std::vector<std::pair<RemoteAddr, RemoteAddr>>& items);
   // A GC object of `type` appended to list `gen` (0-2, 3 = permanent). Returns its PyGC_Head.
   RemoteAddr add_object(RemoteAddr type, int gen);
+  // Another interpreter with empty GC lists of its own (3.9+; 3.8 shares the runtime's), not
+  // linked anywhere: the test writes the interpreter list it wants after finish().
+  struct Interp {
+    RemoteAddr addr;
+    std::array<RemoteAddr, 4> heads;  // 0-2 generations, 3 permanent
+  };
+  Interp add_interpreter();
+  // A GC object of `type` appended to the list whose sentinel is `head`.
+  RemoteAddr add_object_to(RemoteAddr head, RemoteAddr type);
   void finish();  // writes runtime/interpreter pointers
   std::uint64_t used() const { return next_ - kBase; }
 

@@ -19,7 +19,7 @@ struct TypeStat {
 };
 
 struct InterpreterStat {
-  std::int64_t index = 0;  // 0: the main interpreter; others in list order
+  std::int64_t index = 0;  // 0: the main interpreter (listed first); others in creation order
   std::uint64_t objects = 0;
   std::array<std::uint64_t, 3> generations{};
   std::uint64_t frozen = 0;

@@ -11,15 +11,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
-#include "objspy/census/sampler.hpp"
+#include "objspy/cli/following.hpp"
 
 namespace objspy::cli {
 
 class PeriodicCensus {
  public:
-  using Handler = std::function<void(Result<Census>)>;
+  using Handler = std::function<void(FollowedCensus)>;
   // `handler` runs on the io thread for each census or error. It may call stop().
-  PeriodicCensus(boost::asio::io_context& io, Sampler& sampler, double interval_s, Handler handler);
+  PeriodicCensus(boost::asio::io_context& io, FollowingSampler& sampler, double interval_s, Handler handler);
   ~PeriodicCensus();  // waits for a census in flight (its target is never left held)
   PeriodicCensus(const PeriodicCensus&) = delete;
   PeriodicCensus& operator=(const PeriodicCensus&) = delete;
@@ -34,7 +34,7 @@ class PeriodicCensus {
   void launch();
 
   boost::asio::io_context& io_;
-  Sampler& sampler_;
+  FollowingSampler& sampler_;
   std::chrono::steady_clock::duration interval_;
   Handler handler_;
   boost::asio::steady_timer timer_;

@@ -19,7 +19,7 @@ enum class Errc : int {
   incomplete = 8,       // memory changed under the walk and a retry did not help
   launch_failed = 9,
   corrupt_target = 10,  // the target's own metadata failed validation
-  bad_address = 11,     // a read outside mapped memory (inside the library only)
+  bad_address = 11,     // a read outside mapped memory (inside the library only: see user_facing)
   io = 12,              // local files: state, output
 };
 
@@ -30,6 +30,12 @@ struct Error {
   Errc code;
   std::string message;
 };
+
+// The error as the user gets it (exit code, record's census_failed events): a code only the
+// library has becomes the documented one it means. bad_address that reaches the edge is a read
+// of memory the target no longer maps though it is alive (it unmapped or replaced it during
+// the census): transient, like a walk the lists changed under, so it is `incomplete`.
+Error user_facing(Error e);
 
 template <class T>
 class [[nodiscard]] Result {

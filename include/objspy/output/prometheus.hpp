@@ -15,6 +15,7 @@ struct ExporterState {
   std::uint64_t incomplete = 0;    // ... of which incomplete (exact or not, trusted or not)
   std::uint64_t skipped = 0;       // ... of which not trusted (series.hpp): their counts not exported
   std::uint64_t failures = 0;      // attempts that gave no census
+  std::uint64_t reattaches = 0;    // new images of the target attached (it exec'd in place)
   std::size_t top_types = 50;      // per-type series; the rest are summed into type="other"
   NameForm names = NameForm::short_name;
 };

@@ -12,7 +12,7 @@ namespace objspy {
 
 struct GcState {
   RemoteAddr base;                     // struct _gc_runtime_state
-  std::int64_t interpreter_index = 0;  // 0: the main interpreter; others 1.. in list order
+  std::int64_t interpreter_index = 0;  // 0: the main interpreter; others 1.. in creation order
                                        // (objspy's numbering, not CPython's interpreter id)
   std::array<RemoteAddr, 3> heads;     // sentinels of the lists gc.get_objects() returns
   RemoteAddr permanent;                // permanent generation (frozen objects)
@@ -22,7 +22,8 @@ struct GcState {
 struct Interpreters {
   RemoteAddr main;                     // the main interpreter
   std::vector<RemoteAddr> all;         // every interpreter, newest first
-  std::vector<GcState> gc_states;      // one per interpreter (one in all for 3.8)
+  std::vector<GcState> gc_states;      // one per interpreter (one in all for 3.8), main first,
+                                       // then the others in creation order
   std::vector<std::string> notes;      // layout facts discovered at run time, for --verbose
 };
 
