@@ -57,6 +57,7 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
   so.cache_budget = t.cache_mib << 20;
   so.retries = t.retries;
   so.pause = t.pause;
+  so.pause_timeout_ms = t.pause_timeout_ms;
   return Sampler::attach(pid ? pid : t.pid, so);
 }
 

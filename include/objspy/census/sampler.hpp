@@ -18,6 +18,7 @@ struct SampleOptions {
   std::size_t cache_chunk = 128 * 1024;  // 16-128 KiB measured within noise; fewest syscalls
   int retries = 1;  // whole-census retries when the lists changed under the walk
   bool pause = false;  // hold the target's threads during the census (exact snapshot)
+  int pause_timeout_ms = 200;  // --pause: how long every thread has to stop, per hold
 };
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a
