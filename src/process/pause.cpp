@@ -30,6 +30,7 @@ using Clock = std::chrono::steady_clock;
 // A stop request (a user's Ctrl-C, a service manager's SIGTERM) while a target is held.
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 std::atomic<int> g_stop_signal{0};
+std::atomic<bool> g_ending{false};
 
 sigset_t stop_set() {
   sigset_t s;
@@ -127,7 +128,7 @@ Status ProcessPause::Holder::freeze_all(int* stop_sig) {
   // Threads may be created while the others are stopped: list again until nothing is new,
   // all within the deadline.
   for (;;) {
-    if ((*stop_sig = pending_stop()) != 0) return {};
+    if ((*stop_sig = pending_stop()) != 0 || g_ending) return {};
     std::vector<pid_t> listed = list_tasks(pid);
     if (listed.empty()) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
     bool added = false;
@@ -196,7 +197,7 @@ void* ProcessPause::Holder::run(void* self) {
   Status st = h.freeze_all(&sig);
   {
     std::lock_guard<std::mutex> lk(h.m);
-    h.holding = st.ok() && sig == 0;
+    h.holding = st.ok() && sig == 0 && !g_ending;
     if (!st.ok()) h.error = st.take_error();
     h.frozen = true;
   }
@@ -205,7 +206,8 @@ void* ProcessPause::Holder::run(void* self) {
     std::unique_lock<std::mutex> lk(h.m);
     while (h.holding && !h.resume_requested) {
       h.cv.wait_for(lk, std::chrono::milliseconds(5));
-      if (!h.resume_requested && (sig = pending_stop()) != 0) break;
+      if (h.resume_requested || g_ending) break;
+      if ((sig = pending_stop()) != 0) break;
     }
   }
   h.release_all();
@@ -227,7 +229,7 @@ void* ProcessPause::Holder::run(void* self) {
 
 Result<std::unique_ptr<ProcessPause>> ProcessPause::freeze(pid_t pid, int timeout_ms) {
   std::unique_ptr<ProcessPause> p(new ProcessPause());
-  if (g_stop_signal != 0) return p;  // objspy is ending: hold nothing
+  if (ending()) return p;  // hold nothing
   p->h_ = std::make_unique<Holder>(pid, timeout_ms > 0 ? timeout_ms : kDefaultTimeoutMs);
   Holder& h = *p->h_;
   // The stop signals wait (blocked) for the holder to let the target go; it looks for them.
@@ -294,5 +296,9 @@ double ProcessPause::held_ms() const {
 }
 
 int ProcessPause::stop_signal() { return g_stop_signal; }
+
+void ProcessPause::end_all() { g_ending = true; }
+
+bool ProcessPause::ending() { return g_ending || g_stop_signal != 0; }
 
 }  // namespace objspy

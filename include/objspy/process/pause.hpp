@@ -5,8 +5,9 @@
 // The tracing is done by a thread of objspy that does nothing else (the holder): ptrace ties
 // a tracee to the thread that attached it, and only the exit of that thread detaches a tracee
 // that never reached a stop (a thread waiting in vfork, or in uninterruptible sleep on NFS or
-// FUSE). The holder also watches for SIGINT, SIGTERM, SIGHUP and SIGQUIT while the census runs
-// on the main thread, so that a stop request lets the target go at once, even mid-walk.
+// FUSE). The holder also watches for SIGINT, SIGTERM, SIGHUP and SIGQUIT (and end_all()) while
+// the census runs on the caller's thread, so that a stop request lets the target go at once,
+// even mid-walk.
 #pragma once
 #include <sys/types.h>
 
@@ -37,8 +38,13 @@ class ProcessPause {
   // From the first interrupt to the last detach (or now, if still held).
   double held_ms() const;
   // The stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) that made objspy let a target go, or 0.
-  // Once set, freeze() holds nothing any more: objspy is on its way out.
   static int stop_signal();
+  // objspy is ending (the commands that handle their own signals say so, from any thread):
+  // a target held now, or being frozen, is let go within a few milliseconds, and none is held
+  // again. Sticky.
+  static void end_all();
+  // end_all() was called or a stop signal arrived: censuses should give up (live reads do).
+  static bool ending();
 
  private:
   ProcessPause() = default;
