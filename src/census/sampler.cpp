@@ -60,7 +60,8 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, Memory
       return map.take_error();
     }
     h.map = std::move(*map);
-    if (!pause || hold == 20 || ProcessPause::ending()) return h;  // objspy is ending: no new hold
+    // objspy on its way out (a stop signal, or its command ending) holds nothing again.
+    if (!pause || hold == 20 || ProcessPause::ending() || ProcessPause::stop_signal() != 0) return h;
     if (collecting.empty()) {
       auto interps = find_interpreters(fresh, &h.map, layout, runtime);
       if (!interps.ok()) return h;  // the census will say what is wrong

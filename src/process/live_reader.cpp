@@ -41,9 +41,9 @@ Error LiveReader::classify(int err, RemoteAddr addr, std::size_t len) const {
 
 Result<std::size_t> LiveReader::read_some(RemoteAddr addr, std::span<std::byte> out) {
   if (out.empty()) return std::size_t{0};
-  // A stop request: the census in progress will be dropped, so end it now, not after a walk
-  // of seconds over a large heap.
-  if (ProcessPause::ending()) return make_error(Errc::internal, fmt::format("reading process {} stopped: objspy is ending", pid_));
+  // The command is ending and drops the census in progress: end it now, not after a walk of
+  // seconds over a large heap.
+  if (ProcessPause::ending()) return make_error(Errc::internal, fmt::format("reading process {} abandoned: objspy is ending", pid_));
   ++syscalls_;
   if (!use_mem_file_) {
     iovec local{out.data(), out.size()};

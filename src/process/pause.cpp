@@ -229,7 +229,7 @@ void* ProcessPause::Holder::run(void* self) {
 
 Result<std::unique_ptr<ProcessPause>> ProcessPause::freeze(pid_t pid, int timeout_ms) {
   std::unique_ptr<ProcessPause> p(new ProcessPause());
-  if (ending()) return p;  // hold nothing
+  if (g_ending || g_stop_signal != 0) return p;  // objspy is on its way out: hold nothing
   p->h_ = std::make_unique<Holder>(pid, timeout_ms > 0 ? timeout_ms : kDefaultTimeoutMs);
   Holder& h = *p->h_;
   // The stop signals wait (blocked) for the holder to let the target go; it looks for them.
@@ -299,6 +299,6 @@ int ProcessPause::stop_signal() { return g_stop_signal; }
 
 void ProcessPause::end_all() { g_ending = true; }
 
-bool ProcessPause::ending() { return g_ending || g_stop_signal != 0; }
+bool ProcessPause::ending() { return g_ending; }
 
 }  // namespace objspy

@@ -38,12 +38,12 @@ class ProcessPause {
   // From the first interrupt to the last detach (or now, if still held).
   double held_ms() const;
   // The stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) that made objspy let a target go, or 0.
+  // Once set, freeze() holds nothing any more: objspy is on its way out.
   static int stop_signal();
-  // objspy is ending (the commands that handle their own signals say so, from any thread):
-  // a target held now, or being frozen, is let go within a few milliseconds, and none is held
-  // again. Sticky.
+  // The command is ending and drops the census in flight (PeriodicCensus says so from its io
+  // thread): a target held now, or being frozen, is let go within a few milliseconds, none is
+  // held again, and live reads fail at once. Sticky.
   static void end_all();
-  // end_all() was called or a stop signal arrived: censuses should give up (live reads do).
   static bool ending();
 
  private:
