@@ -50,12 +50,12 @@ struct Hold {
 // inside one cannot finish it and its lists are half rewritten, so it is let go until the
 // collection is over and held again. Bounded: one that is always collecting is walked anyway,
 // and the walk reports the collection.
-Result<Hold> hold_for_census(pid_t pid, bool pause, MemoryReader& fresh, const Layout& layout, RemoteAddr runtime) {
+Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, MemoryReader& fresh, const Layout& layout, RemoteAddr runtime) {
   std::vector<RemoteAddr> collecting;  // every interpreter's flag, found once
   for (int hold = 0;; ++hold) {
     Hold h;
     if (pause) {
-      OBJSPY_ASSIGN(h.pause, ProcessPause::freeze(pid));
+      OBJSPY_ASSIGN(h.pause, ProcessPause::freeze(pid, pause_timeout_ms));
     }
     auto map = read_memory_map(pid);
     if (!map.ok()) {
@@ -63,7 +63,8 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, MemoryReader& fresh, const L
       return map.take_error();
     }
     h.map = std::move(*map);
-    if (!pause || hold == 20) return h;
+    // objspy on its way out (a stop signal, or its command ending) holds nothing again.
+    if (!pause || hold == 20 || ProcessPause::ending() || ProcessPause::stop_signal() != 0) return h;
     if (collecting.empty()) {
       auto interps = find_interpreters(fresh, &h.map, layout, runtime);
       if (!interps.ok()) return h;  // the census will say what is wrong
@@ -261,7 +262,7 @@ Result<Census> Sampler::sample() {
         }
       }
     }
-    OBJSPY_ASSIGN(Hold held, hold_for_census(pid, opts_.pause, impl_->live, target_.layout, target_.image.runtime));
+    OBJSPY_ASSIGN(Hold held, hold_for_census(pid, opts_.pause, opts_.pause_timeout_ms, impl_->live, target_.layout, target_.image.runtime));
     bool from_copy = false;
     if (held.pause && copy) {
       std::uint64_t need = 0;

@@ -70,6 +70,7 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
   so.retries = t.retries;
   so.pause = t.pause;
   so.method = t.method;
+  so.pause_timeout_ms = t.pause_timeout_ms;
   return Sampler::attach(pid ? pid : t.pid, so);
 }
 

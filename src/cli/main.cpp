@@ -17,6 +17,10 @@ namespace {
 CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
   auto* pid = app->add_option("-p,--pid", t.pid, "PID of a running Python process")->check(CLI::PositiveNumber);
   app->add_flag("--pause", t.pause, "Hold the target's threads during each census for an exact snapshot (ptrace; never SIGSTOP)");
+  app->add_option("--pause-timeout", t.pause_timeout_ms,
+                  "With --pause: milliseconds every thread has to stop; a thread that does not (in vfork, or in D state) makes objspy let the target go and fail")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
   app->add_option("--cache-mib", t.cache_mib, "Read cache budget in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
   app->add_option("--retries", t.retries, "Whole-census retries when the census is too uncertain")->check(CLI::Range(0, 10))->capture_default_str();
   app->add_option("--method", t.method,

@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "objspy/process/pause.hpp"
+
 namespace objspy::cli {
 
 namespace asio = boost::asio;
@@ -17,6 +19,9 @@ PeriodicCensus::PeriodicCensus(asio::io_context& io, FollowingSampler& sampler, 
 PeriodicCensus::~PeriodicCensus() {
   stop();
   *alive_ = false;
+  // The command is ending (signal, count, error): a census in flight is dropped, so a target
+  // it holds (or waits to hold, or walks) is let go now rather than after the census.
+  ProcessPause::end_all();
   worker_.join();
 }
 

@@ -24,6 +24,7 @@ const char* errc_name(Errc e) {
     case Errc::corrupt_target: return "target metadata invalid";
     case Errc::bad_address: return "bad address";
     case Errc::io: return "I/O error";
+    case Errc::pause_timeout: return "pause timed out";
   }
   return "error";
 }

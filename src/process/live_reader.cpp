@@ -10,11 +10,21 @@
 
 #include <fmt/format.h>
 
+#include "objspy/process/pause.hpp"
 #include "objspy/process/proc.hpp"
 
 namespace objspy {
 
-LiveReader::LiveReader(pid_t pid) : pid_(pid) {}
+LiveReader::LiveReader(pid_t pid) : pid_(pid), task_(pid) {}
+
+bool LiveReader::switch_task() {
+  pid_t t = live_task(pid_);
+  if (t == 0 || t == task_) return false;
+  task_ = t;
+  if (mem_fd_ >= 0) ::close(mem_fd_);
+  mem_fd_ = -1;
+  return true;
+}
 
 LiveReader::~LiveReader() {
   if (mem_fd_ >= 0) ::close(mem_fd_);
@@ -32,18 +42,28 @@ Error LiveReader::classify(int err, RemoteAddr addr, std::size_t len) const {
 
 Result<std::size_t> LiveReader::read_some(RemoteAddr addr, std::span<std::byte> out) {
   if (out.empty()) return std::size_t{0};
+  // The command is ending and drops the census in progress: end it now, not after a walk of
+  // seconds over a large heap.
+  if (ProcessPause::ending()) return make_error(Errc::internal, fmt::format("reading process {} abandoned: objspy is ending", pid_));
   ++syscalls_;
   if (!use_mem_file_) {
     iovec local{out.data(), out.size()};
     iovec remote{reinterpret_cast<void*>(addr.value()), out.size()};  // a remote address, never dereferenced here
-    ssize_t n = ::process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+    ssize_t n = ::process_vm_readv(task_, &local, 1, &remote, 1, 0);
+    int err = n < 0 ? errno : 0;
+    // The thread read through is gone (or was a main thread that called pthread_exit): once
+    // per thread, read through another live one.
+    if (err == ESRCH && switch_task()) {
+      n = ::process_vm_readv(task_, &local, 1, &remote, 1, 0);
+      err = n < 0 ? errno : 0;
+    }
     if (n > 0) { bytes_ += static_cast<std::uint64_t>(n); return static_cast<std::size_t>(n); }
     if (n == 0) return classify(EFAULT, addr, out.size());
-    if (errno != ENOSYS) return classify(errno, addr, out.size());
+    if (err != ENOSYS) return classify(err, addr, out.size());
     use_mem_file_ = true;
   }
   if (mem_fd_ < 0) {
-    mem_fd_ = ::open(fmt::format("/proc/{}/mem", pid_).c_str(), O_RDONLY | O_CLOEXEC);
+    mem_fd_ = ::open((task_dir(pid_) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
     if (mem_fd_ < 0) return classify(errno, addr, out.size());
   }
   ssize_t n;

@@ -1,5 +1,6 @@
 #include "objspy/process/proc.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -7,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -47,7 +50,86 @@ Result<std::string> slurp(const std::string& path, pid_t pid) {
   return out;
 }
 
+// A small /proc file, best effort: empty when it cannot be read (gone, refused).
+std::string read_small(const std::string& path) {
+  std::ifstream f(path);
+  std::string s;
+  char buf[4096];
+  while (f && s.size() < 65536) {
+    f.read(buf, sizeof buf);
+    s.append(buf, static_cast<std::size_t>(f.gcount()));
+  }
+  return s;
+}
+
+bool exited(char state) { return state == 'Z' || state == 'X' || state == '?'; }
+
+// A process has at most /proc/sys/kernel/threads-max threads; this bounds the directory walk.
+constexpr std::size_t kMaxTasks = 1 << 20;
+
 }  // namespace
+
+char parse_stat_state(std::string_view stat) {
+  std::size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || close + 2 >= stat.size() || stat[close + 1] != ' ') return '?';
+  return stat[close + 2];
+}
+
+std::optional<pid_t> parse_tracer_pid(std::string_view status) {
+  constexpr std::string_view key = "TracerPid:";
+  for (std::size_t pos = 0; pos < status.size();) {
+    std::size_t nl = status.find('\n', pos);
+    std::string_view line = status.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? status.size() : nl + 1;
+    if (line.substr(0, key.size()) != key) continue;
+    line.remove_prefix(key.size());
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    pid_t v = 0;
+    auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), v);
+    if (ec != std::errc() || v < 0) return std::nullopt;
+    return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<pid_t> list_tasks(pid_t pid) {
+  std::vector<pid_t> out;
+  DIR* d = opendir(fmt::format("/proc/{}/task", pid).c_str());
+  if (!d) return out;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    pid_t tid = 0;
+    auto [end, ec] = std::from_chars(e->d_name, e->d_name + std::strlen(e->d_name), tid);
+    if (ec == std::errc() && tid > 0) out.push_back(tid);
+    if (out.size() >= kMaxTasks) break;
+  }
+  closedir(d);
+  return out;
+}
+
+pid_t live_task(pid_t pid) {
+  char leader = parse_stat_state(read_small(fmt::format("/proc/{}/stat", pid)));
+  if (leader == '?') return 0;
+  if (!exited(leader)) return pid;
+  for (pid_t tid : list_tasks(pid))
+    if (tid != pid && !exited(parse_stat_state(read_small(fmt::format("/proc/{}/task/{}/stat", pid, tid))))) return tid;
+  return 0;
+}
+
+std::string task_dir(pid_t pid) {
+  pid_t t = live_task(pid);
+  return t == 0 || t == pid ? fmt::format("/proc/{}", pid) : fmt::format("/proc/{}/task/{}", pid, t);
+}
+
+std::optional<std::string> traced_by(pid_t pid, pid_t tid) {
+  auto tracer = parse_tracer_pid(read_small(fmt::format("/proc/{}/task/{}/status", pid, tid)));
+  if (!tracer || *tracer == 0) return std::nullopt;
+  std::string comm = read_small(fmt::format("/proc/{}/comm", *tracer));
+  while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+  std::string_view name = comm.empty() ? std::string_view("?") : std::string_view(comm);
+  if (tid == pid) return fmt::format("process {} is already traced by PID {} ({})", pid, *tracer, name);
+  return fmt::format("thread {} of process {} is already traced by PID {} ({})", tid, pid, *tracer, name);
+}
 
 std::string permission_hint() {
   std::string hint = "run objspy as root or grant it CAP_SYS_PTRACE (setcap cap_sys_ptrace+ep objspy; in containers --cap-add SYS_PTRACE)";
@@ -81,6 +163,15 @@ Result<ProcessInfo> inspect_process(pid_t pid) {
   unsigned long flags = std::stoul(fields[6]);       // field 9
   info.start_time = std::stoull(fields[19]);          // field 22
   info.kernel_thread = (flags & kPfKthread) != 0;
+  if (info.state == 'Z' || info.state == 'X') {
+    // A main thread that called pthread_exit is a zombie while the other threads run on.
+    pid_t t = live_task(pid);
+    char s = t > 0 && t != pid ? parse_stat_state(read_small(fmt::format("/proc/{}/task/{}/stat", pid, t))) : '?';
+    if (!exited(s)) {
+      info.state = s;
+      info.main_thread_exited = true;
+    }
+  }
   if (info.state == 'Z' || info.state == 'X')
     return make_error(Errc::no_such_process, fmt::format("process {} ({}) is a zombie: it has exited and has no memory to read", pid, info.comm));
   if (info.kernel_thread)
@@ -89,7 +180,7 @@ Result<ProcessInfo> inspect_process(pid_t pid) {
 }
 
 Result<MemoryMap> read_memory_map(pid_t pid) {
-  OBJSPY_ASSIGN(std::string text, slurp(fmt::format("/proc/{}/maps", pid), pid));
+  OBJSPY_ASSIGN(std::string text, slurp(task_dir(pid) + "/maps", pid));
   if (text.empty()) {
     if (!process_alive(pid)) return make_error(Errc::target_exited, fmt::format("process {} exited", pid));
     return make_error(Errc::not_python, fmt::format("process {} has no user memory (a kernel thread?), not a Python process", pid));
@@ -97,9 +188,9 @@ Result<MemoryMap> read_memory_map(pid_t pid) {
   return MemoryMap::parse(text);
 }
 
-std::string map_files_path(pid_t pid, const Mapping& m) { return fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end); }
+std::string map_files_path(pid_t pid, const Mapping& m) { return fmt::format("{}/map_files/{:x}-{:x}", task_dir(pid), m.start, m.end); }
 
-std::string rooted_path(pid_t pid, const Mapping& m) { return fmt::format("/proc/{}/root{}", pid, m.path); }
+std::string rooted_path(pid_t pid, const Mapping& m) { return fmt::format("{}/root{}", task_dir(pid), m.path); }
 
 Status same_file_as_mapped(const std::string& path, const Mapping& m) {
   // The kernel marks a mapped file whose name was unlinked (an upgrade replaces files by
@@ -115,11 +206,7 @@ Status same_file_as_mapped(const std::string& path, const Mapping& m) {
 
 bool process_alive(pid_t pid) {
   if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
-  std::ifstream f(fmt::format("/proc/{}/stat", pid));
-  std::string s;
-  if (!std::getline(f, s)) return false;
-  std::size_t close = s.rfind(')');
-  return close != std::string::npos && close + 2 < s.size() && s[close + 2] != 'Z' && s[close + 2] != 'X';
+  return live_task(pid) != 0;
 }
 
 }  // namespace objspy

@@ -30,6 +30,7 @@ struct SampleOptions {
   // --pause copies the target's object-holding memory while it is held, then counts from the
   // copy; past this many bytes it counts while holding instead (a longer hold, no copy).
   std::uint64_t copy_budget = 4ULL << 30;
+  int pause_timeout_ms = 200;  // --pause: how long every thread has to stop, per hold
 };
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a

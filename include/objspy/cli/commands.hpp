@@ -25,6 +25,7 @@ struct TargetOptions {
   int retries = 1;      // whole-census retries when the lists change under the walk
   bool pause = false;   // hold the target's threads during each census
   CensusMethod method = CensusMethod::scan;
+  int pause_timeout_ms = 200;  // --pause: how long every thread has to stop
 };
 // Attach to `pid` (default: t.pid) as `t` says. Err: as Sampler::attach.
 Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid = 0);

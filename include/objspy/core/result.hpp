@@ -21,6 +21,7 @@ enum class Errc : int {
   corrupt_target = 10,  // the target's own metadata failed validation
   bad_address = 11,     // a read outside mapped memory (inside the library only: see user_facing)
   io = 12,              // local files: state, output
+  pause_timeout = 13,   // --pause: a thread of the target did not stop in time (it was let go)
 };
 
 int exit_code(Errc e);

@@ -1,5 +1,6 @@
 // Reads a live process with process_vm_readv (never writes; does not stop the target).
 // Falls back to /proc/PID/mem where the syscall is unavailable (ENOSYS, some sandboxes).
+// Reads through a live thread when the main thread has exited (see live_task).
 #pragma once
 #include <sys/types.h>
 
@@ -23,7 +24,9 @@ class LiveReader final : public MemoryReader {
 
  private:
   Error classify(int err, RemoteAddr addr, std::size_t len) const;
+  bool switch_task();  // after ESRCH: another live thread to read through?
   pid_t pid_;
+  pid_t task_;  // whose address space is read: pid_, or a live thread when the main one exited
   int mem_fd_ = -1;
   bool use_mem_file_ = false;
   std::uint64_t syscalls_ = 0;

@@ -3,7 +3,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "objspy/core/result.hpp"
 #include "objspy/process/maps.hpp"
@@ -12,10 +15,11 @@ namespace objspy {
 
 struct ProcessInfo {
   pid_t pid = 0;
-  char state = '?';             // from /proc/PID/stat: R, S, D, T, t, Z, X, ...
+  char state = '?';             // from /proc/PID/stat (of a live thread, see live_task): R, S, D, T, t, ...
   std::uint64_t start_time = 0; // clock ticks since boot: with the PID, identifies the process
   std::string comm;
   bool kernel_thread = false;
+  bool main_thread_exited = false;  // pthread_exit in main: the leader is a zombie, other threads run
 };
 
 // Err: no_such_process (gone, or a zombie), not_python (kernel thread), permission_denied.
@@ -35,6 +39,25 @@ std::string rooted_path(pid_t pid, const Mapping& m);
 // (Errc::io) says in a few words why not, e.g. "it was deleted or replaced since it was mapped".
 Status same_file_as_mapped(const std::string& path, const Mapping& m);
 
+// Alive: some thread of it has not exited (its main thread may have: see live_task).
 bool process_alive(pid_t pid);
+
+// The task through which the process's memory and files are seen. PID itself, unless its main
+// thread has exited (pthread_exit while other threads run): the leader is then a zombie with no
+// memory (/proc/PID/maps is empty, process_vm_readv(PID) fails with ESRCH), so a live thread.
+// 0 when no thread of it is alive.
+pid_t live_task(pid_t pid);
+// The thread IDs in /proc/PID/task (bounded; empty if the process is gone).
+std::vector<pid_t> list_tasks(pid_t pid);
+// /proc/PID or /proc/PID/task/TID for live_task(pid): where maps, map_files, mem are read.
+std::string task_dir(pid_t pid);
+
+// "process N is already traced by PID T (comm)" when thread `tid` of `pid` has another tracer
+// (TracerPid in its status), else nullopt.
+std::optional<std::string> traced_by(pid_t pid, pid_t tid);
+// The state letter of a /proc/.../stat text ('?' if malformed): the field after the last ')'.
+char parse_stat_state(std::string_view stat);
+// TracerPid from a /proc/.../status text: 0 when not traced, nullopt when there is no such line.
+std::optional<pid_t> parse_tracer_pid(std::string_view status);
 
 }  // namespace objspy
