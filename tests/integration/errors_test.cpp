@@ -74,10 +74,15 @@ TEST_CASE("a zombie") {
 }
 
 TEST_CASE("unsupported Python versions are named") {
-  // Each of 2.7, 3.6 and 3.7 that is not installed is in the discovery's skipped list, which
-  // fails the suite unless allowed; with none at all, this test has nothing to check.
+  // Each of 2.7, 3.6 and 3.7 that is not installed is in the discovery's skipped list (shown
+  // in the summary); with none at all this test checks nothing, which only their being
+  // allowed to be missing excuses.
   const auto& old = itest::discover().unsupported;
-  if (old.empty()) return itest::missing("pyenv 2.7/3.6/3.7", "no Python 2.7, 3.6 or 3.7 installed (pyenv)");
+  if (old.empty()) {
+    REQUIRE_MESSAGE((itest::missing_allowed("pyenv 2.7") && itest::missing_allowed("pyenv 3.6") && itest::missing_allowed("pyenv 3.7")),
+                    "no Python 2.7, 3.6 or 3.7 installed (pyenv): the refusal of old versions is untested");
+    return;
+  }
   for (const auto& py : old) {
     itest::Target t(py, "idle.py");
     std::string err;
