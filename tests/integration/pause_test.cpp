@@ -83,6 +83,7 @@ TEST_CASE("SIGKILL of objspy in the middle of --pause leaves the target running"
     auto r = itest::run(itest::objspy({"dump", "--pid", std::to_string(t.pid()), "--pause"}), itest::kPatience,
                         {{"LD_PRELOAD", OBJSPY_EXIT_SHIM}, {"OBJSPY_TEST_SELF_KILL_IN_PAUSE", std::to_string(kill_at)}});
     CAPTURE(kill_at);
+    INFO(r.err);
     CHECK(r.exit_code == 128 + 9);  // objspy really was killed during the pause
     CHECK(no_thread_stopped(t.pid()));
     CHECK(task_state(t.pid()) != 'T');
