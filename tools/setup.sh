@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian bookworm machine for objspy and build it.
 #   tools/setup.sh            apt packages + build
-#   tools/setup.sh --chroot   also the Debian sid chroot with python3.13-3.15 (+ debug builds)
+#   tools/setup.sh --chroot   also what the tests run against: the Debian sid chroot with
+#                             python3.13-3.15 (+ debug builds), and the pyenv CPythons
+#                             (3.8-3.13 with a shared libpython, and 2.7, 3.6, 3.7 that objspy
+#                             must refuse). The test suite fails when one of them is missing,
+#                             unless OBJSPY_ALLOW_MISSING names it.
 # Idempotent: installs only what is missing; the chroot is cached outside the repository
 # (OBJSPY_SID_CHROOT, default /var/cache/objspy/sid-chroot).
 set -euo pipefail
@@ -17,9 +21,23 @@ packages=(build-essential cmake ninja-build pkg-config libelf-dev libdw-dev libf
 # What the tests drive objspy with: a terminal for top (tmux), a Prometheus server and
 # promtool for serve, curl to scrape. Without recommends: no node exporter comes along.
 test_packages=()
+# The pyenv versions the README's table was measured on.
+pyenv_versions=(3.8.18 3.9.18 3.10.13 3.11.7 3.12.1 3.13.0 2.7.18 3.6.15 3.7.16)
+pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
+pyenv_missing=()
 if [ "$want_chroot" = 1 ]; then
   packages+=(mmdebstrap)
-  test_packages+=(tmux prometheus curl)
+  # setpriv (util-linux) drops privileges in the permission tests; systemd-analyze (systemd)
+  # verifies the units in packaging/.
+  test_packages+=(tmux prometheus curl util-linux systemd)
+  for v in "${pyenv_versions[@]}"; do
+    [ -x "$pyenv_root/versions/$v/bin/python${v%.*}" ] || pyenv_missing+=("$v")
+  done
+  if [ ${#pyenv_missing[@]} -gt 0 ]; then
+    # What python-build needs to compile CPython from source.
+    packages+=(git curl libssl-dev zlib1g-dev libbz2-dev libreadline-dev libsqlite3-dev libncurses-dev
+               libffi-dev liblzma-dev xz-utils)
+  fi
 fi
 not_installed() {
   local p
@@ -57,6 +75,20 @@ if [ "$want_chroot" = 1 ]; then
     $sudo rm -rf "$root"
     $sudo mv "$root.tmp" "$root"
   fi
+fi
+
+if [ ${#pyenv_missing[@]} -gt 0 ]; then
+  if [ ! -x "$pyenv_root/bin/pyenv" ]; then
+    echo "setup: installing pyenv in $pyenv_root" >&2
+    git clone --quiet --depth 1 https://github.com/pyenv/pyenv.git "$pyenv_root"
+  fi
+  # A shared libpython (--enable-shared) with DWARF (python-build's default -g), as the
+  # integration tests expect; several minutes per version on 2 cores, once.
+  for v in "${pyenv_missing[@]}"; do
+    echo "setup: building CPython $v with pyenv" >&2
+    PYENV_ROOT="$pyenv_root" PYTHON_CONFIGURE_OPTS="--enable-shared" MAKE_OPTS="-j$(nproc)" \
+      "$pyenv_root/bin/pyenv" install --skip-existing "$v" >&2
+  done
 fi
 
 build=${OBJSPY_BUILD_DIR:-$here/build}

@@ -5,20 +5,28 @@
 #   2. the same suite built with AddressSanitizer + UBSan;
 #   3. a short run of each libFuzzer harness (tools/fuzz.sh; longer runs: tools/fuzz.sh 600).
 # OBJSPY_QUICK=1 runs step 1 only.
+# Every interpreter the README lists must be there: a missing one fails the run unless
+# OBJSPY_ALLOW_MISSING names it (comma-separated, as the summary table spells it, e.g.
+# OBJSPY_ALLOW_MISSING="sid python3.15d,pyenv 3.8"; "sid *" for all of a kind).
 set -euo pipefail
+step() { echo "== [$(( SECONDS / 60 ))m$(( SECONDS % 60 ))s] $*" >&2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
+step "setup and release build"
 "$here/tools/setup.sh" --chroot
 build=${OBJSPY_BUILD_DIR:-$here/build}
+step "release tests"
 (cd "$build" && ctest --output-on-failure --timeout 1800)
 [ "${OBJSPY_QUICK:-0}" = 1 ] && exit 0
 
-echo "== ASan + UBSan build of the whole test suite" >&2
+step "ASan + UBSan build of the whole test suite"
 asan="$here/build-asan"
 cmake -S "$here" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOBJSPY_SANITIZE=ON >/dev/null
 ninja -C "$asan" >&2
 # The exit-mid-read test preloads a shim before the ASan runtime; that order is intended.
+step "ASan + UBSan tests"
 (cd "$asan" && ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure --timeout 1800)
 
-echo "== fuzzers (short run)" >&2
+step "fuzzers (short run)"
 "$here/tools/fuzz.sh" "${OBJSPY_FUZZ_SECONDS:-20}"
+step "all passed"

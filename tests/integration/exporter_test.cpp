@@ -44,11 +44,11 @@ int free_port() {
   return port;
 }
 
-std::string http_get(const std::string& url) { return itest::run({"curl", "-sS", "--max-time", "10", url}, 20).out; }
+std::string http_get(const std::string& url) { return itest::run({"curl", "-sS", "--max-time", "60", url}, itest::kPatience).out; }
 
 // The exporter's address from its ready line on stderr.
 std::string exporter_address(itest::Target& exporter, std::string* seen) {
-  auto line = exporter.stderr_line("serving metrics", 60, seen);
+  auto line = exporter.stderr_line("serving metrics", itest::kPatience, seen);
   if (!line) return {};
   auto b = line->find("http://"), e = line->find("/metrics");
   return line->substr(b + 7, e - b - 7);
@@ -87,7 +87,7 @@ struct Watched {
 TEST_CASE("Prometheus scrapes the exporter; the stored series equal the target's own census") {
   REQUIRE_MESSAGE(itest::run({"prometheus", "--version"}).exit_code == 0, "prometheus is missing: tools/setup.sh installs it");
   std::vector<Watched> all;
-  for (const auto& py : itest::discover().found) {
+  for (const auto& py : itest::interpreters()) {
     Watched w;
     w.label = py.label;
     w.target = std::make_unique<itest::Target>(py, "known_heap.py");
@@ -95,7 +95,7 @@ TEST_CASE("Prometheus scrapes the exporter; the stored series equal the target's
   }
   for (auto& w : all) {
     std::string err;
-    auto line = w.target->ready_line(120, &err);
+    auto line = w.target->ready_line(itest::kPatience, &err);
     REQUIRE_MESSAGE(line, w.label << ": " << err);
     w.truth = json::parse(*line);
     w.exporter = std::make_unique<itest::Target>(itest::objspy({"serve", "--pid", std::to_string(w.target->pid()), "--listen",
@@ -125,16 +125,16 @@ TEST_CASE("Prometheus scrapes the exporter; the stored series equal the target's
   itest::Target prom({"prometheus", "--config.file=" + dir + "/prometheus.yml", "--storage.tsdb.path=" + dir + "/data",
                       fmt::format("--web.listen-address=127.0.0.1:{}", port), "--log.level=info"});
   std::string seen;
-  REQUIRE_MESSAGE(prom.stderr_line("Server is ready to receive web requests", 60, &seen), seen);
+  REQUIRE_MESSAGE(prom.stderr_line("Server is ready to receive web requests", itest::kPatience, &seen), seen);
   // Each exporter logs the scrapes it answers: the handshake that Prometheus has been there.
-  for (auto& w : all) REQUIRE_MESSAGE(w.exporter->stderr_line("scrape from", 30, &seen), w.label << ": " << seen);
+  for (auto& w : all) REQUIRE_MESSAGE(w.exporter->stderr_line("scrape from", itest::kPatience, &seen), w.label << ": " << seen);
 
   const std::string api = fmt::format("http://127.0.0.1:{}/api/v1/query?query=", port);
   // Stored series per instance; the sample is appended right after the scrape, so a query can
   // briefly miss the newest targets: ask again, bounded.
   std::map<std::string, std::map<std::string, long long>> stored;  // instance -> type -> value
   std::map<std::string, std::map<std::string, double>> scalars;    // instance -> metric -> value
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(itest::kPatience);
   for (;;) {
     stored.clear();
     scalars.clear();
@@ -171,11 +171,11 @@ TEST_CASE("Prometheus scrapes the exporter; the stored series equal the target's
 }
 
 TEST_CASE("the exporter reports objspy_up 0 once its target exits, and keeps serving") {
-  for (const auto& py : itest::discover().found) {
+  for (const auto& py : itest::interpreters()) {
     INFO(py.label);
     itest::Target t(py, "idle.py");
     std::string err;
-    REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+    REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
     itest::Target exporter(itest::objspy({"serve", "--pid", std::to_string(t.pid()), "--listen", "127.0.0.1:0", "--interval", "200ms"}));
     std::string seen;
     auto address = exporter_address(exporter, &seen);
@@ -184,14 +184,14 @@ TEST_CASE("the exporter reports objspy_up 0 once its target exits, and keeps ser
     CHECK(before.find("\nobjspy_up 1\n") != std::string::npos);
     CHECK(before.find("objspy_type_objects{type=\"other\"}") != std::string::npos);
     t.kill_now();
-    REQUIRE_MESSAGE(exporter.stderr_line("exited; serving objspy_up 0", 30, &seen), seen);
+    REQUIRE_MESSAGE(exporter.stderr_line("exited; serving objspy_up 0", itest::kPatience, &seen), seen);
     auto after = http_get("http://" + address + "/metrics");
     CHECK(after.find("\nobjspy_up 0\n") != std::string::npos);
     CHECK(after.find("objspy_type_objects") == std::string::npos);  // no stale counts
     CHECK(after.find("objspy_census_failures_total 1") != std::string::npos);
     CHECK(http_get("http://" + address + "/nothing-here").find("not found") != std::string::npos);
     kill(exporter.pid(), SIGTERM);
-    CHECK(exporter.stderr_line("exporter stopped", 30, &seen));
+    CHECK(exporter.stderr_line("exporter stopped", itest::kPatience, &seen));
   }
 }
 
@@ -200,7 +200,7 @@ TEST_CASE("hostile type names reach the exposition escaped, and promtool still a
   REQUIRE(py);
   itest::Target t(*py, "known_heap.py", {{"OBJSPY_TARGET_HOSTILE", "1"}});
   std::string err;
-  REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+  REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
   itest::Target exporter(itest::objspy({"serve", "--pid", std::to_string(t.pid()), "--listen", "127.0.0.1:0", "--top", "0"}));
   std::string seen;
   auto address = exporter_address(exporter, &seen);
@@ -221,7 +221,7 @@ TEST_CASE("a scrape is answered from the last census while the next one is still
   REQUIRE(py);
   itest::Target t(*py, "idle.py");
   std::string err;
-  REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+  REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
   // Every read of target memory takes 100 ms: a census takes seconds. The exporter is ready
   // after its first census, and the second starts right away (the interval is shorter).
   itest::Target exporter(itest::objspy({"serve", "--pid", std::to_string(t.pid()), "--listen", "127.0.0.1:0", "--interval", "100ms"}),

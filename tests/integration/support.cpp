@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include <fstream>
 #include <mutex>
 
+#include <doctest/doctest.h>
 #include <fmt/format.h>
 
 namespace fs = std::filesystem;
@@ -23,6 +27,18 @@ namespace itest {
 namespace {
 
 std::vector<Row> g_rows;
+std::vector<Skipped> g_missing;  // what tests found missing while running (see missing())
+
+// The target scripts copied into the sid chroot for this run only: test runs of other
+// checkouts on the same machine use the same chroot, and must not overwrite them under us.
+struct ChrootScripts {
+  std::string host_dir;  // as this process sees it ("" until made)
+  ~ChrootScripts() {
+    std::error_code ec;
+    if (!host_dir.empty()) fs::remove_all(host_dir, ec);
+  }
+};
+ChrootScripts g_chroot_scripts;
 
 pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd, const std::map<std::string, std::string>& env) {
   std::vector<char*> args;
@@ -70,14 +86,20 @@ Discovery make_discovery() {
       d.found.push_back({"pyenv " + ver, {exe}, targets, fmt::format("3.{}", minor), false});
       got = true;
     }
-    if (!got) d.skipped.push_back({fmt::format("pyenv 3.{}", minor), "not installed under " + root});
+    if (!got) d.skipped.push_back({fmt::format("pyenv 3.{}", minor), "not installed under " + root + " (tools/setup.sh --chroot installs it)"});
   }
-  for (const auto& [ver, path] : by_minor)
-    for (const char* old : {"2.7.", "3.6.", "3.7."})
-      if (ver.rfind(old, 0) == 0) {
-        std::string exe = fmt::format("{}/bin/python{}", path, ver.substr(0, 3));
-        if (access(exe.c_str(), X_OK) == 0) d.unsupported.push_back({"pyenv " + ver, {exe}, targets, ver.substr(0, 3), false});
+  // The versions objspy must refuse by name, as the README says.
+  for (const char* old : {"2.7", "3.6", "3.7"}) {
+    bool got = false;
+    for (const auto& [ver, path] : by_minor)
+      if (ver.rfind(std::string(old) + ".", 0) == 0) {
+        std::string exe = fmt::format("{}/bin/python{}", path, old);
+        if (access(exe.c_str(), X_OK) != 0) continue;
+        d.unsupported.push_back({"pyenv " + ver, {exe}, targets, old, false});
+        got = true;
       }
+    if (!got) d.skipped.push_back({fmt::format("pyenv {}", old), "not installed under " + root + " (the refusal of old versions is untested)"});
+  }
   // Debian bookworm: static, stripped python3.11, and the Py_DEBUG build from python3.11-dbg.
   if (access("/usr/bin/python3.11", X_OK) == 0) d.found.push_back({"debian python3.11 (stripped)", {"/usr/bin/python3.11"}, targets, "3.11", false});
   else d.skipped.push_back({"debian python3.11", "/usr/bin/python3.11 missing (apt-get install python3.11)"});
@@ -91,19 +113,27 @@ Discovery make_discovery() {
   const std::string sid = sid_root();
   bool sid_ok = fs::is_directory(sid + "/usr/bin");
   bool root_user = geteuid() == 0;
-  std::string chroot_targets = "/tmp/objspy-targets";
+  std::string chroot_targets;
   if (sid_ok && root_user) {
-    fs::create_directories(sid + chroot_targets);
-    for (const auto& e : fs::directory_iterator(targets))
-      if (e.path().extension() == ".py") fs::copy_file(e.path(), sid + chroot_targets + "/" + e.path().filename().string(), fs::copy_options::overwrite_existing);
+    fs::create_directories(sid + "/tmp");
+    std::string tmpl = sid + "/tmp/objspy-targets-XXXXXX";
+    if (mkdtemp(tmpl.data())) {
+      g_chroot_scripts.host_dir = tmpl;
+      chroot_targets = tmpl.substr(sid.size());
+      chmod(tmpl.c_str(), 0755);
+      for (const auto& e : fs::directory_iterator(targets))
+        if (e.path().extension() == ".py") fs::copy_file(e.path(), tmpl + "/" + e.path().filename().string());
+    }
   }
   for (int minor = 13; minor <= 15; ++minor)
     for (bool dbg : {false, true}) {
       std::string exe = fmt::format("/usr/bin/python3.{}{}", minor, dbg ? "d" : "");
-      std::string label = fmt::format("sid python3.{}{} (chroot)", minor, dbg ? "d" : "");
-      if (!sid_ok) d.skipped.push_back({label, "no sid chroot at " + sid + " (tools/setup.sh builds it)"});
-      else if (!root_user) d.skipped.push_back({label, "entering the chroot needs root"});
-      else if (access((sid + exe).c_str(), X_OK) != 0) d.skipped.push_back({label, exe + " missing in the chroot"});
+      std::string what = fmt::format("sid python3.{}{}", minor, dbg ? "d" : "");
+      std::string label = what + " (chroot)";
+      if (!sid_ok) d.skipped.push_back({what, "no sid chroot at " + sid + " (tools/setup.sh --chroot builds it)"});
+      else if (!root_user) d.skipped.push_back({what, "entering the chroot needs root"});
+      else if (chroot_targets.empty()) d.skipped.push_back({what, "cannot make a directory for the target scripts in " + sid + "/tmp"});
+      else if (access((sid + exe).c_str(), X_OK) != 0) d.skipped.push_back({what, exe + " missing in the chroot (tools/setup.sh --chroot)"});
       else d.found.push_back({label, {"chroot", sid, exe}, chroot_targets, fmt::format("3.{}", minor), dbg});
     }
   return d;
@@ -116,6 +146,37 @@ const Discovery& discover() {
   return d;
 }
 
+const std::vector<Interpreter>& interpreters() {
+  const auto& found = discover().found;
+  REQUIRE_MESSAGE(!found.empty(), "no Python interpreter found to test (tools/setup.sh --chroot installs them)");
+  return found;
+}
+
+bool missing_allowed(const std::string& what) {
+  const char* env = getenv("OBJSPY_ALLOW_MISSING");
+  if (!env) return false;
+  std::string list = env;
+  for (std::size_t b = 0; b <= list.size();) {
+    auto e = list.find(',', b);
+    if (e == std::string::npos) e = list.size();
+    std::string item = list.substr(b, e - b);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty() && (item == what || (item.back() == '*' && what.rfind(item.substr(0, item.size() - 1), 0) == 0))) return true;
+    b = e + 1;
+  }
+  return false;
+}
+
+void missing(const std::string& what, const std::string& why) {
+  g_missing.push_back({what, why});
+  if (missing_allowed(what)) {
+    MESSAGE("SKIPPED (allowed by OBJSPY_ALLOW_MISSING): " << what << ": " << why);
+    return;
+  }
+  FAIL(what << " is missing: " << why << "; to run without it, list it in OBJSPY_ALLOW_MISSING=\"" << what << "\"");
+}
+
 std::string source_dir() { return OBJSPY_SOURCE_DIR; }
 
 const Interpreter* plain_python() {
@@ -126,13 +187,30 @@ const Interpreter* plain_python() {
 
 bool wait_for_lines(const std::string& path, std::size_t lines, double timeout_s) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
+  auto enough = [&] {
     std::ifstream f(path);
     std::string s((std::istreambuf_iterator<char>(f)), {});
-    if (static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')) >= lines) return true;
-    usleep(20000);
+    return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')) >= lines;
+  };
+  // Watch the directory: the file may not exist yet, and may be replaced rather than written.
+  int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) return false;
+  std::string dir = fs::path(path).parent_path().string();
+  bool ok = false;
+  if (inotify_add_watch(fd, dir.empty() ? "." : dir.c_str(), IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO) >= 0) {
+    for (;;) {
+      if (enough()) { ok = true; break; }  // checked after the watch is set: no change is missed
+      int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+      if (ms <= 0) break;
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, ms) > 0) {
+        char events[4096];
+        while (read(fd, events, sizeof events) > 0) {}  // drained; which file changed does not matter
+      }
+    }
   }
-  return false;
+  close(fd);
+  return ok;
 }
 
 std::vector<std::string> objspy(std::vector<std::string> args) {
@@ -210,18 +288,41 @@ void Target::kill_now() {
 int Target::wait_exit(double timeout_s) {
   if (pid_ <= 0 || reaped_) return -1;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  // A pidfd becomes readable when the child exits: no polling with sleeps.
+  // (The syscall: bookworm's <sys/pidfd.h> lacks extern "C" and does not link from C++.)
+  int pfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
   int st = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
+  for (;;) {
     pid_t r = waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
       reaped_ = true;
+      if (pfd >= 0) close(pfd);
       return st;
     }
-    if (r < 0) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // no pidfd in this libc's API
+    if (r < 0) break;
+    int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (ms <= 0) break;
+    if (pfd >= 0) {
+      pollfd p{pfd, POLLIN, 0};
+      poll(&p, 1, ms);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // kernel without pidfd_open (< 5.3)
+    }
   }
+  if (pfd >= 0) close(pfd);
   kill_now();
   return -1;
+}
+
+bool Target::wait_exited(double timeout_s) {
+  if (pid_ <= 0 || reaped_) return false;
+  int pfd = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+  if (pfd < 0) return false;
+  // A pidfd is readable once the process has exited, reaped or not.
+  pollfd p{pfd, POLLIN, 0};
+  bool exited = poll(&p, 1, static_cast<int>(timeout_s * 1000)) == 1;
+  close(pfd);
+  return exited;
 }
 
 namespace {
@@ -288,11 +389,15 @@ void print_summary() {
   s += fmt::format("{:<34} {:<18} {:<14} {:<14} {}\n", "interpreter", "version", "short names", "qualified", "note");
   for (const auto& r : g_rows)
     s += fmt::format("{:<34} {:<18} {:<14} {:<14} {}\n", r.interpreter, r.version, r.short_names, r.qualified_names, r.note);
-  if (d.skipped.empty()) {
+  std::vector<Skipped> all = d.skipped;
+  all.insert(all.end(), g_missing.begin(), g_missing.end());
+  if (all.empty()) {
     s += "SKIPPED: none\n";
   } else {
-    s += fmt::format("\n!!!!!!!! SKIPPED {} interpreter(s) !!!!!!!!\n", d.skipped.size());
-    for (const auto& k : d.skipped) s += fmt::format("  SKIPPED {:<32} {}\n", k.what, k.why);
+    s += fmt::format("\n!!!!!!!! SKIPPED {} interpreter(s) or test requirement(s) !!!!!!!!\n", all.size());
+    for (const auto& k : all)
+      s += fmt::format("  SKIPPED {:<28} {:<44} {}\n", k.what, missing_allowed(k.what) ? "(allowed by OBJSPY_ALLOW_MISSING)" : "(NOT ALLOWED: the suite fails)",
+                       k.why);
   }
   s += "===========================================================================\n";
   std::fputs(s.c_str(), stderr);

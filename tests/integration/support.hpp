@@ -10,6 +10,11 @@
 
 namespace itest {
 
+// The deadline for anything a test waits on (a ready line, a log line, an exit, a screen):
+// generous, because CI runs on 2 cores that other work keeps busy, and free, because every
+// wait ends as soon as what it waits for happens; only a failing test waits it out.
+constexpr double kPatience = 120;
+
 struct Interpreter {
   std::string label;                 // e.g. "pyenv 3.12.1", "sid python3.14d (chroot)"
   std::vector<std::string> argv;     // command that runs a script given as the last argument
@@ -30,9 +35,19 @@ struct Discovery {
   std::vector<Interpreter> unsupported;  // Python 2.7, 3.6, 3.7: must be refused clearly
 };
 const Discovery& discover();
+// The interpreters found; fails the calling test when there are none (a test that loops over
+// nothing must not pass).
+const std::vector<Interpreter>& interpreters();
+// Whether `what` (e.g. "sid python3.15d", "pyenv 3.8", "kthreadd") is listed in the
+// comma-separated OBJSPY_ALLOW_MISSING; an entry ending in '*' allows every name it prefixes.
+bool missing_allowed(const std::string& what);
+// Something a test needs is absent: fails the test unless OBJSPY_ALLOW_MISSING lists `what`;
+// either way it is listed with `why` in the summary. The caller returns after it.
+void missing(const std::string& what, const std::string& why);
 // The first interpreter run directly (not through chroot or the embedding host).
 const Interpreter* plain_python();
-// Wait (bounded by timeout_s) until `path` holds at least `lines` complete lines.
+// Wait (bounded by timeout_s) until `path` holds at least `lines` complete lines; woken by
+// inotify when the file changes, so it costs nothing when the lines come quickly.
 bool wait_for_lines(const std::string& path, std::size_t lines, double timeout_s);
 
 struct CommandResult {
@@ -62,6 +77,8 @@ class Target {
   // Wait for it to exit by itself and reap it; its wait status, or -1 after `timeout_s`
   // (then it is killed).
   int wait_exit(double timeout_s);
+  // Wait (bounded) until it has exited, without reaping it: it stays a zombie until reaped.
+  bool wait_exited(double timeout_s);
   // Send one line and wait for one line back (empty on timeout).
   std::string ask(const std::string& line, double timeout_s);
   // The next line on stderr that contains `needle` (nullopt on timeout or end of stderr);

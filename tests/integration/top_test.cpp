@@ -101,12 +101,12 @@ int samples_shown(const std::string& screen) {
 }  // namespace
 
 TEST_CASE("top writes plain tables when stdout is not a terminal") {
-  for (const auto& py : itest::discover().found) {
+  for (const auto& py : itest::interpreters()) {
     INFO(py.label);
     itest::Target t(py, "leak_and_wave.py");
     std::string err;
-    REQUIRE_MESSAGE(t.ready_line(120, &err), err);
-    auto r = itest::run(itest::objspy({"top", "--pid", std::to_string(t.pid()), "-i", "200ms", "-n", "3", "-l", "0"}), 60);
+    REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
+    auto r = itest::run(itest::objspy({"top", "--pid", std::to_string(t.pid()), "-i", "200ms", "-n", "3", "-l", "0"}), itest::kPatience);
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     CHECK(r.out.find("\x1b") == std::string::npos);  // no terminal control in a pipe
@@ -127,10 +127,10 @@ TEST_CASE("top writes plain tables when stdout is not a terminal") {
 
     // The target's exit ends top cleanly, saying so.
     itest::Target top(itest::objspy({"top", "--pid", std::to_string(t.pid()), "-i", "100ms"}));
-    REQUIRE(top.ready_line(30, &err));  // its first table is out
+    REQUIRE(top.ready_line(itest::kPatience, &err));  // its first table is out
     t.kill_now();
-    REQUIRE(top.stderr_line("exited; top ended", 30, &err));
-    int st = top.wait_exit(60);
+    REQUIRE(top.stderr_line("exited; top ended", itest::kPatience, &err));
+    int st = top.wait_exit(itest::kPatience);
     REQUIRE(st != -1);
     CHECK(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);
@@ -139,15 +139,15 @@ TEST_CASE("top writes plain tables when stdout is not a terminal") {
 
 TEST_CASE("top under tmux: a live view that keys re-sort and q ends, terminal restored") {
   REQUIRE_MESSAGE(itest::run({"tmux", "-V"}).exit_code == 0, "tmux is missing: tools/setup.sh installs it");
-  for (const auto& py : itest::discover().found) {
+  for (const auto& py : itest::interpreters()) {
     INFO(py.label);
     itest::Target t(py, "leak_and_wave.py");
     std::string err;
-    REQUIRE_MESSAGE(t.ready_line(120, &err), err);
+    REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
     Tmux tmux(fmt::format("{} top --pid {} -i 200ms; echo OBJSPY-TOP-EXITED rc=$?; sleep 600", OBJSPY_BINARY, t.pid()));
     REQUIRE(tmux.ok());
     bool met = false;
-    auto screen = tmux.wait_for([](const std::string& s) { return samples_shown(s) >= 4; }, 30, &met);
+    auto screen = tmux.wait_for([](const std::string& s) { return samples_shown(s) >= 4; }, itest::kPatience, &met);
     INFO(screen);
     REQUIRE(met);
     CHECK(tmux.alternate_on().find('1') != std::string::npos);
@@ -163,20 +163,20 @@ TEST_CASE("top under tmux: a live view that keys re-sort and q ends, terminal re
     CHECK(lines.size() <= 40);  // fits the terminal
 
     tmux.keys("c");  // sort by count
-    screen = tmux.wait_for([](const std::string& s) { return s.find("sorted by count") != std::string::npos; }, 10, &met);
+    screen = tmux.wait_for([](const std::string& s) { return s.find("sorted by count") != std::string::npos; }, itest::kPatience, &met);
     REQUIRE(met);
     rows = rows_after_header(split_lines(screen), 4);
     REQUIRE(rows.size() > 3);
     for (std::size_t i = 1; i < rows.size(); ++i) CHECK(rows[i - 1].count >= rows[i].count);
     tmux.keys("r");  // reversed: smallest first
-    screen = tmux.wait_for([](const std::string& s) { return s.find("(reversed)") != std::string::npos; }, 10, &met);
+    screen = tmux.wait_for([](const std::string& s) { return s.find("(reversed)") != std::string::npos; }, itest::kPatience, &met);
     REQUIRE(met);
     rows = rows_after_header(split_lines(screen), 4);
     REQUIRE(rows.size() > 3);
     for (std::size_t i = 1; i < rows.size(); ++i) CHECK(rows[i - 1].count <= rows[i].count);
 
     tmux.keys("q");
-    screen = tmux.wait_for([](const std::string& s) { return s.find("OBJSPY-TOP-EXITED") != std::string::npos; }, 10, &met);
+    screen = tmux.wait_for([](const std::string& s) { return s.find("OBJSPY-TOP-EXITED") != std::string::npos; }, itest::kPatience, &met);
     REQUIRE(met);
     CHECK(screen.find("OBJSPY-TOP-EXITED rc=0") != std::string::npos);
     CHECK(tmux.alternate_on().find('0') != std::string::npos);  // back on the normal screen

@@ -85,6 +85,7 @@ TEST_CASE("every metric has HELP and TYPE once, counters end in _total, and a do
   s.up = true;
   auto text = render_prometheus(&c, &c, s);
   std::set<std::string> typed, helped;
+  int counters = 0;
   std::istringstream in(text);
   for (std::string l; std::getline(in, l);) {
     std::istringstream w(l);
@@ -93,6 +94,7 @@ TEST_CASE("every metric has HELP and TYPE once, counters end in _total, and a do
     if (hash != "#") continue;
     if (kind == "TYPE") {
       CHECK(typed.insert(name).second);
+      counters += type == "counter";
       if (type == "counter") CHECK(name.size() > 6);
       if (type == "counter") CHECK(name.substr(name.size() - 6) == "_total");
     } else {
@@ -100,6 +102,8 @@ TEST_CASE("every metric has HELP and TYPE once, counters end in _total, and a do
     }
   }
   CHECK(typed == helped);
+  CHECK(typed.count("objspy_up") == 1);  // the loop above saw the real exposition
+  CHECK(counters >= 3);                   // censuses, incomplete and failures
   s.up = false;
   s.failures = 1;
   auto down = render_prometheus(&c, &c, s);

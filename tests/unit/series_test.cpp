@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -201,7 +202,8 @@ TEST_CASE("documents carry their quality: walk.uncertain read, old documents fal
 }
 
 TEST_CASE("the state file is replaced atomically and a corrupt one is reported") {
-  auto dir = std::filesystem::temp_directory_path() / "objspy-unit-state";
+  // Per process: other checkouts' test runs on the same machine use the same /tmp.
+  auto dir = std::filesystem::temp_directory_path() / ("objspy-unit-state-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::string path = (dir / "sub" / "state.json").string();
   {
@@ -215,8 +217,12 @@ TEST_CASE("the state file is replaced atomically and a corrupt one is reported")
     REQUIRE(back.ok());
     CHECK((*back)->counts.at("a") == 2);
   }
-  for (const auto& e : std::filesystem::directory_iterator(dir / "sub"))
+  bool saw_state = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "sub")) {
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);  // no leftovers
+    saw_state |= e.path().filename() == "state.json";
+  }
+  CHECK(saw_state);  // the loop above looked at the real directory
   std::ofstream(path) << "{truncated";
   auto f = objspy::cli::StateFile::open(path);
   REQUIRE(f.ok());
