@@ -76,7 +76,8 @@ TEST_CASE("--pause waits out a collection in progress instead of holding the tar
 TEST_CASE("SIGKILL of objspy in the middle of --pause leaves the target running") {
   const auto* py = itest::plain_python();
   REQUIRE(py);
-  for (int kill_at : {1, 10, 40}) {  // the first read in the pause, mid-walk, late
+  // --pause copies the heap in few large reads under the hold: the first, second and fifth.
+  for (int kill_at : {1, 2, 5}) {
     itest::Target t(*py, "churn.py");
     std::string err;
     REQUIRE(t.ready_line(itest::kPatience, &err));

@@ -70,7 +70,7 @@ TEST_CASE("a steady leak recorded under churn is rated high and first; torn cens
       REQUIRE(l.at("walk").contains("coverage"));
       torn += !trusted(l);
     }
-    CHECK(lines.size() >= 15);
+    CHECK(lines.size() >= 8);  // a census every 0.5 s for 10 s, on a loaded machine fewer
     MESSAGE(fmt::format("{}: {} censuses, {} not trusted", py.label, lines.size(), torn));
     CHECK(closing.at("skipped") == torn);
     CHECK(closing.at("samples") == lines.size() - torn);
