@@ -93,8 +93,10 @@ Status LiveReader::read_batch(std::span<ReadRequest> reqs) {
       local[k] = {reqs[i + k].out.data(), reqs[i + k].out.size()};
       remote[k] = {reinterpret_cast<void*>(reqs[i + k].addr.value()), reqs[i + k].out.size()};  // remote, never dereferenced
     }
+    if (ProcessPause::ending()) return make_error(Errc::internal, fmt::format("reading process {} abandoned: objspy is ending", pid_));
     ++syscalls_;
-    ssize_t got = ::process_vm_readv(pid_, local, n, remote, n, 0);
+    ssize_t got = ::process_vm_readv(task_, local, n, remote, n, 0);
+    if (got < 0 && errno == ESRCH && switch_task()) got = ::process_vm_readv(task_, local, n, remote, n, 0);
     if (got < 0) {
       int e = errno;
       if (e == ENOSYS) { use_mem_file_ = true; continue; }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -93,7 +95,7 @@ class Census {
     std::sort(sent_.begin(), sent_.end(), [](const Sentinel& a, const Sentinel& b) { return a.addr < b.addr; });
     for (const auto& s : sent_) sent_addrs_.push_back(s.addr);
     flags_.assign(c_.size(), 0);
-    for (std::size_t p = 0; p < c_.pools.size(); ++p) pool_of_.put((c_.pools[p].base >> shift_) + 1, static_cast<std::uint32_t>(p));
+    build_pool_directory();
     n_states_ = interps.gc_states.size();
   }
 
@@ -136,7 +138,34 @@ class Census {
     return static_cast<std::int64_t>(g);
   }
 
-  std::uint32_t pool_index(std::uint64_t a) const { return pool_of_.find((a >> shift_) + 1); }
+  // Pool number -> index in c_.pools: dense tables over runs of nearby pools (arenas sit
+  // together), found by a binary search over a few runs; pools added later in a hash.
+  void build_pool_directory() {
+    constexpr std::uint64_t kMaxGap = 64;  // pools: a longer gap starts a new run
+    for (std::size_t p = 0; p < c_.pools.size();) {
+      std::uint64_t first = c_.pools[p].base >> shift_;
+      std::size_t q = p + 1;
+      while (q < c_.pools.size() && (c_.pools[q].base >> shift_) - (c_.pools[q - 1].base >> shift_) <= kMaxGap) ++q;
+      std::uint64_t last = c_.pools[q - 1].base >> shift_;
+      runs_.push_back({first, last + 1, dense_.size()});
+      dense_.resize(dense_.size() + (last + 1 - first), kNone);
+      for (std::size_t k = p; k < q; ++k) dense_[runs_.back().offset + ((c_.pools[k].base >> shift_) - first)] = static_cast<std::uint32_t>(k);
+      p = q;
+    }
+  }
+
+  std::uint32_t pool_index(std::uint64_t a) const {
+    const std::uint64_t pn = a >> shift_;
+    auto it = std::upper_bound(runs_.begin(), runs_.end(), pn, [](std::uint64_t v, const Run& r) { return v < r.first; });
+    if (it != runs_.begin()) {
+      --it;
+      if (pn < it->end) {
+        std::uint32_t p = dense_[it->offset + (pn - it->first)];
+        if (p != kNone) return p;
+      }
+    }
+    return extra_pools_.find(pn + 1);
+  }
 
   std::int64_t resolve(std::uint64_t a) const {
     if (std::uint32_t p = pool_index(a); p != kNone) return in_pool(c_.pools[p], a);
@@ -299,7 +328,7 @@ class Census {
 
   // Replace the possible heads of the pool at `base` by a fresh read of it.
   void rescan_pool(std::uint64_t base, const std::byte* bytes) {
-    std::uint32_t p = pool_of_.find((base >> shift_) + 1);
+    std::uint32_t p = pool_index(base);
     if (p != kNone) {
       const ScannedPool& sp = c_.pools[p];
       for (std::uint32_t k = 0; k < sp.count; ++k) flags_[sp.first + k] |= kDead;
@@ -316,7 +345,7 @@ class Census {
       c_.pools[p] = np;
     } else {
       c_.pools.push_back(np);
-      pool_of_.put((base >> shift_) + 1, static_cast<std::uint32_t>(c_.pools.size() - 1));
+      extra_pools_.put((base >> shift_) + 1, static_cast<std::uint32_t>(c_.pools.size() - 1));
     }
   }
 
@@ -477,7 +506,13 @@ class Census {
   std::size_t n_states_ = 0;
   std::vector<std::uint8_t> flags_;
   std::vector<std::uint16_t> list_of_;
-  FlatMap pool_of_;  // (pool base >> shift) + 1 -> index in c_.pools
+  struct Run {
+    std::uint64_t first, end;  // pool numbers [first, end)
+    std::size_t offset;        // into dense_
+  };
+  std::vector<Run> runs_;
+  std::vector<std::uint32_t> dense_;
+  FlatMap extra_pools_;  // (pool number + 1) -> index in c_.pools, for pools first read after the scan
   FlatMap ext_;      // address -> node, for objects outside pools
   std::size_t refresh_reads_ = 0;
 };
@@ -500,8 +535,14 @@ Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const
     out.warnings.push_back(fmt::format("more than {} possible objects in pymalloc pools", lim.pools.max_candidates));
     return out;
   }
+  const std::size_t candidates = cand.size();
   Census census(fresh, map, l, interps, cand, lim, out);
   OBJSPY_TRY(census.run(types));
+  if (std::getenv("OBJSPY_DEBUG_SCAN"))
+    std::fprintf(stderr, "scan: %zu regions, %zu pools probed, %zu used, %zu blocks, %zu MiB; %zu candidates, %zu external, %zu rejected, %zu uncertain, %zu recovered\n",
+                 (size_t)out.pools.regions, (size_t)out.pools.pools_probed, (size_t)out.pools.pools_used, (size_t)out.pools.blocks,
+                 (size_t)(out.pools.bytes_scanned >> 20), candidates, (size_t)out.external, (size_t)out.rejected, (size_t)out.uncertain,
+                 (size_t)out.recovered);
   return out;
 }
 
