@@ -1,6 +1,10 @@
 #include "objspy/python/gc_scan.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
+#include <system_error>
+#include <thread>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -225,15 +229,15 @@ class Census {
     }
   }
 
-  void confirm_all(Leads* unknown) {
-    for (auto& f : flags_) f &= static_cast<std::uint8_t>(~(kIn | kOut));
+  // Confirm the out-links of nodes [from, to): out[i] and in[j] are set, flags_ only read, so
+  // that two threads can each take a half.
+  void confirm_range(std::size_t from, std::size_t to, std::vector<std::uint8_t>& in, std::vector<std::uint8_t>& out, Leads* unknown) const {
     // In groups, so that the cache misses of one node overlap with the others' (the targets
     // are all over the heap): find each target, prefetch its back-link, then compare.
     constexpr std::size_t kGroup = 16;
     std::int64_t r[kGroup];
-    const std::size_t n = c_.size();
-    for (std::size_t b = 0; b < n; b += kGroup) {
-      const std::size_t e = std::min(n, b + kGroup);
+    for (std::size_t b = from; b < to; b += kGroup) {
+      const std::size_t e = std::min(to, b + kGroup);
       for (std::size_t i = b; i < e; ++i) {
         if (std::uint32_t p = pool_index(c_.next[i]); p != kNone) {
           const ScannedPool& sp = c_.pools[p];
@@ -250,14 +254,37 @@ class Census {
         const std::int64_t t = r[i - b];
         if (t >= 0) {
           auto j = static_cast<std::size_t>(t);
-          if (c_.prev[j] == c_.addr[i] && j != i) { flags_[i] |= kOut; flags_[j] |= kIn; }
+          if (c_.prev[j] == c_.addr[i] && j != i) {
+            out[i] = 1;
+            std::atomic_ref<std::uint8_t>(in[j]).store(1, std::memory_order_relaxed);
+          }
         } else if (is_sentinel(t)) {
-          if (sent_[sentinel_index(t)].prev == c_.addr[i]) flags_[i] |= kOut;
+          if (sent_[sentinel_index(t)].prev == c_.addr[i]) out[i] = 1;
         } else if (t == kUnknown && unknown) {
           unknown->push_back({static_cast<std::int64_t>(i), c_.next[i]});
         }
       }
     }
+  }
+
+  void confirm_all(Leads* unknown) {
+    const std::size_t n = c_.size();
+    std::vector<std::uint8_t> in(n, 0), out(n, 0);
+    Leads other;
+    std::optional<std::thread> helper;
+    const std::size_t half = n > (1u << 16) ? n / 2 : n;  // a second core for big heaps
+    if (half < n) {
+      try {
+        helper.emplace([&] { confirm_range(half, n, in, out, unknown ? &other : nullptr); });
+      } catch (const std::system_error&) {
+        // No thread to be had: this one does both halves.
+      }
+    }
+    confirm_range(0, helper ? half : n, in, out, unknown);
+    if (helper) helper->join();
+    if (unknown) unknown->insert(unknown->end(), other.begin(), other.end());
+    for (std::size_t i = 0; i < n; ++i)
+      flags_[i] = static_cast<std::uint8_t>((flags_[i] & ~(kIn | kOut)) | (in[i] ? kIn : 0) | (out[i] ? kOut : 0));
     for (std::size_t s = 0; s < sent_.size(); ++s) confirm_sentinel(s, unknown);
   }
 

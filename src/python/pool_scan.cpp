@@ -3,7 +3,14 @@
 #include <algorithm>
 #include <array>
 #include <bitset>
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 namespace objspy {
 namespace {
@@ -175,30 +182,106 @@ Result<PoolScanStats> scan_pools(MemoryReader& mem, const MemoryMap& map, const 
 
   // 2. Read the used pools in runs of consecutive ones and classify their blocks. A pool whose
   // header no longer checks out was freed or recycled meanwhile: its objects, if any, are found
-  // through the links.
-  std::vector<std::byte> buf(std::max<std::size_t>(lim.read_bytes, pm.pool_size));
-  const std::size_t per_read = buf.size() / pm.pool_size;
+  // through the links. Reading (time in the kernel) and classifying overlap: this thread reads
+  // the next run while a worker classifies the one before, through a few fixed buffers.
+  const std::size_t run_bytes = std::max<std::size_t>(lim.read_bytes, pm.pool_size);
+  const std::size_t per_read = run_bytes / pm.pool_size;
+  struct Run {
+    std::size_t i = 0, j = 0, buf = 0;
+  };
+  constexpr std::size_t kBuffers = 3;
+  std::vector<std::byte> bufs(kBuffers * run_bytes);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Run> ready;
+  std::vector<std::size_t> free_bufs = {0, 1, 2};
+  bool done = false;
+  std::atomic<bool> over{false};
+  PoolScanStats wst;  // the worker's figures
+  auto classify = [&](const Run& r) {
+    const std::byte* base = bufs.data() + r.buf * run_bytes;
+    for (std::size_t k = r.i; k < r.j && !over; ++k) {
+      const std::byte* p = base + (used[k] - used[r.i]);
+      PoolHeader h;
+      if (!parse_pool_header(p, used[k], pm, &h)) continue;
+      scan_pool(p, used[k], h, pm, cls, out, wst);
+      if (out.size() > lim.max_candidates) over = true;
+    }
+  };
+  auto work = [&] {
+    for (;;) {
+      Run r;
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return !ready.empty() || done; });
+        if (ready.empty()) return;
+        r = ready.front();
+        ready.pop_front();
+      }
+      classify(r);
+      {
+        std::lock_guard lk(mu);
+        free_bufs.push_back(r.buf);
+      }
+      cv.notify_all();
+    }
+  };
+  std::optional<std::thread> worker;
+  if (used.size() > per_read) {
+    try {
+      worker.emplace(work);
+    } catch (const std::system_error&) {
+      // No thread to be had: classify on this one.
+    }
+  }
+  auto finish = [&] {
+    {
+      std::lock_guard lk(mu);
+      done = true;
+    }
+    cv.notify_all();
+    if (worker) worker->join();
+  };
+  Status failed;
   for (std::size_t i = 0; i < used.size();) {
     std::size_t j = i + 1;
     while (j < used.size() && j - i < per_read && used[j] == used[j - 1] + pm.pool_size) ++j;
-    std::uint64_t start = used[i];
+    std::size_t b;
+    {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return !free_bufs.empty(); });
+      b = free_bufs.back();
+      free_bufs.pop_back();
+      if (over) break;
+    }
     std::size_t len = (j - i) * pm.pool_size;
-    auto rd = mem.read(RemoteAddr(start), std::span<std::byte>(buf.data(), len));
+    auto rd = mem.read(RemoteAddr(used[i]), std::span<std::byte>(bufs.data() + b * run_bytes, len));
     if (!rd.ok()) {
-      if (rd.error().code != Errc::bad_address) return rd.take_error();
+      {
+        std::lock_guard lk(mu);
+        free_bufs.push_back(b);
+      }
+      if (rd.error().code != Errc::bad_address) { failed = rd.take_error(); break; }
       i = j;  // unmapped since the probe
       continue;
     }
     st.bytes_scanned += len;
-    for (std::size_t k = i; k < j; ++k) {
-      const std::byte* p = buf.data() + (used[k] - start);
-      PoolHeader h;
-      if (!parse_pool_header(p, used[k], pm, &h)) continue;
-      scan_pool(p, used[k], h, pm, cls, out, st);
-      if (out.size() > lim.max_candidates) { st.over_budget = true; return st; }
+    if (worker) {
+      {
+        std::lock_guard lk(mu);
+        ready.push_back({i, j, b});
+      }
+      cv.notify_all();
+    } else {
+      classify({i, j, b});
+      free_bufs.push_back(b);
     }
     i = j;
   }
+  finish();
+  OBJSPY_TRY(failed);
+  st.blocks += wst.blocks;
+  st.over_budget = over;
   return st;
 }
 
