@@ -12,6 +12,7 @@
 
 #include "fake_python.hpp"
 #include "objspy/census/sampler.hpp"
+#include "objspy/python/gc_scan.hpp"
 #include "objspy/python/gc_state.hpp"
 #include "objspy/python/pool_scan.hpp"
 
@@ -66,6 +67,7 @@ struct Truth {
   std::map<std::uint64_t, std::uint64_t> per_list;    // sentinel -> objects on it
   std::vector<RemoteAddr> pooled;                     // PyGC_Heads of objects in pools
   std::vector<RemoteAddr> not_objects;                // addresses that look like heads but are not objects
+  std::uint64_t unpooled = 0;                         // objects outside pools
 };
 
 struct Built {
@@ -98,7 +100,10 @@ Built build_mixed(fake::Heap& h, Truth& t) {
     t.pooled.push_back(g);
     return g;
   };
-  auto big = [&](RemoteAddr head, RemoteAddr type) { note(head, type, h.add_object_to(head, type, 1024)); };
+  auto big = [&](RemoteAddr head, RemoteAddr type) {
+    note(head, type, h.add_object_to(head, type, 1024));
+    ++t.unpooled;
+  };
 
   // Plain GC objects, 64-byte blocks.
   auto p0 = h.new_pool(3);
@@ -356,6 +361,17 @@ TEST_CASE("census by scan equals the census by walk and the truth, pooled and un
       }
       CHECK(scan->interpreters[i].frozen == t.per_list[heads[3].value()]);
     }
+    // The pooled objects come from the scan (every head offset), only the others from links.
+    auto interps = objspy::find_interpreters(h.mem, &h.map, h.layout, h.runtime);
+    REQUIRE(interps.ok());
+    objspy::TypeValidator types(h.mem, &h.map, h.layout);
+    auto sc = objspy::census_by_scan(h.mem, h.mem, h.map, h.layout, *interps, types);
+    REQUIRE(sc.ok());
+    CHECK(sc->external == t.unpooled);
+    CHECK(sc->uncertain == 0);
+    CHECK(sc->unattributed == 0);
+    CHECK(sc->recovered == 0);
+    CHECK(sc->rejected >= 1);  // the raw lookalikes offered by the pool scan
   }
 }
 
