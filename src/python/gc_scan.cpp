@@ -241,8 +241,11 @@ class Census {
       for (std::size_t i = b; i < e; ++i) {
         if (std::uint32_t p = pool_index(c_.next[i]); p != kNone) {
           const ScannedPool& sp = c_.pools[p];
-          std::uint64_t k = (c_.next[i] - sp.base) / sp.block_size;
-          if (sp.count) __builtin_prefetch(&c_.addr[sp.first + std::min<std::uint64_t>(k * sp.count / (sp.blocks + 1), sp.count - 1)]);
+          // A pool re-read after pymalloc freed it has no heads and no block size.
+          if (sp.count) {
+            std::uint64_t k = (c_.next[i] - sp.base) / sp.block_size;
+            __builtin_prefetch(&c_.addr[sp.first + std::min<std::uint64_t>(k * sp.count / (sp.blocks + 1), sp.count - 1)]);
+          }
         }
       }
       for (std::size_t i = b; i < e; ++i) {

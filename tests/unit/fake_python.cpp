@@ -121,8 +121,8 @@ void Heap::link(RemoteAddr head, RemoteAddr node) {
 
 RemoteAddr Heap::add_object(RemoteAddr type, int gen) { return add_object_to(heads[static_cast<std::size_t>(gen)], type); }
 
-RemoteAddr Heap::add_object_to(RemoteAddr head, RemoteAddr type) {
-  RemoteAddr g = alloc(48);
+RemoteAddr Heap::add_object_to(RemoteAddr head, RemoteAddr type, std::uint64_t size) {
+  RemoteAddr g = alloc(std::max<std::uint64_t>(size, 48));
   mem.put_u64(g + 16, 1);  // ob_refcnt: a live object is referenced
   mem.put_u64(g + 16 + layout.ob_type, type.value());
   link(head, g);
@@ -140,6 +140,104 @@ Heap::Interp Heap::add_interpreter() {
     if (layout.gc.generation0) mem.put_u64(gc + *layout.gc.generation0, in.heads[0].value());
   }
   return in;
+}
+
+Heap::Pool Heap::new_pool(std::uint32_t szidx) {
+  const auto& pm = layout.pymalloc;
+  if (szidx >= pm.size_classes) throw std::logic_error("no such size class");
+  if (pools_.empty()) {
+    mem.map(RemoteAddr(kArenaBase), kArenaPools * pm.pool_size);
+    std::vector<objspy::Mapping> ms = map.mappings();
+    ms.push_back(objspy::Mapping{kArenaBase, kArenaBase + kArenaPools * pm.pool_size, true, true, false, 0, 0, "", false});
+    map = objspy::MemoryMap(std::move(ms));
+  }
+  if (pools_.size() == kArenaPools) throw std::runtime_error("fake arena full");
+  Pool p;
+  p.base = RemoteAddr(kArenaBase + pools_.size() * pm.pool_size);
+  p.szidx = szidx;
+  p.block_size = static_cast<std::uint32_t>((szidx + 1) * pm.alignment);
+  p.capacity = static_cast<std::uint32_t>((pm.pool_size - pm.pool_overhead) / p.block_size);
+  pools_[p.base.value()].allocated.assign(p.capacity, false);
+  write_pool(p);
+  return p;
+}
+
+std::uint32_t Heap::carved(const Pool& p) const {
+  const PoolState& st = pools_.at(p.base.value());
+  std::uint32_t top = 0;  // one past the highest block ever handed out
+  for (std::uint32_t k = 0; k < p.capacity; ++k)
+    if (st.allocated[k]) top = k + 1;
+  for (std::uint32_t k : st.freed) top = std::max(top, k + 1);
+  if (top == 0) return 0;
+  return std::min(p.capacity, top + 1);
+}
+
+void Heap::write_pool(const Pool& p) {
+  const auto& pm = layout.pymalloc;
+  const PoolState& st = pools_.at(p.base.value());
+  std::uint32_t count = 0;
+  for (bool a : st.allocated) count += a;
+  std::uint32_t n = carved(p);
+  // The free list: the blocks freed (most recent first), then the carved block never handed out.
+  std::vector<std::uint32_t> fl = st.freed;
+  for (std::uint32_t k = 0; k < n; ++k)
+    if (!st.allocated[k] && std::find(fl.begin(), fl.end(), k) == fl.end()) fl.push_back(k);
+  for (std::size_t i = 0; i < fl.size(); ++i) mem.put_u64(block(p, fl[i]), i + 1 < fl.size() ? block(p, fl[i + 1]).value() : 0);
+  mem.put_u32(p.base, count);
+  mem.put_u64(p.base + 8, fl.empty() ? 0 : block(p, fl[0]).value());
+  mem.put_u64(p.base + 16, p.base.value());  // nextpool/prevpool: a used pool alone in its usedpools list
+  mem.put_u64(p.base + 24, p.base.value());
+  mem.put_u32(p.base + 32, 0);  // arenaindex
+  mem.put_u32(p.base + 36, p.szidx);
+  mem.put_u32(p.base + 40, static_cast<std::uint32_t>(pm.pool_overhead + std::uint64_t{std::max<std::uint32_t>(n, 1)} * p.block_size));
+  mem.put_u32(p.base + 44, static_cast<std::uint32_t>(pm.pool_size - p.block_size));
+}
+
+RemoteAddr Heap::take_block(const Pool& p, std::uint32_t k) {
+  PoolState& st = pools_.at(p.base.value());
+  if (k >= p.capacity || st.allocated[k]) throw std::logic_error("block taken twice or past the pool");
+  st.allocated[k] = true;
+  st.freed.erase(std::remove(st.freed.begin(), st.freed.end(), k), st.freed.end());
+  write_pool(p);
+  return block(p, k);
+}
+
+void Heap::free_block(const Pool& p, std::uint32_t k) {
+  PoolState& st = pools_.at(p.base.value());
+  if (k >= p.capacity || !st.allocated[k]) throw std::logic_error("freeing a block not allocated");
+  st.allocated[k] = false;
+  st.freed.insert(st.freed.begin(), k);
+  write_pool(p);
+}
+
+RemoteAddr Heap::add_pooled_object_to(RemoteAddr head, RemoteAddr type, const Pool& p, std::uint32_t k, std::uint32_t head_off) {
+  if (head_off + 48 > p.block_size) throw std::logic_error("object does not fit the block");
+  RemoteAddr b = take_block(p, k);
+  if (head_off == 32) {
+    // A debug allocator's prefix (size, forbidden bytes), then the pre-header.
+    mem.put_u64(b, p.block_size - 24);
+    mem.put_u64(b + 8, 0xFDFDFDFDFDFDFDFDULL);
+  }
+  if (head_off >= 16) {
+    // 3.11+ pre-header: managed dict (or values) and weakref list; a dict pointer here.
+    mem.put_u64(b + head_off - 16, dict_type.value() + 64);
+    mem.put_u64(b + head_off - 8, 0);
+  }
+  RemoteAddr g = b + head_off;
+  mem.put_u64(g + 16, 1);
+  mem.put_u64(g + 16 + layout.ob_type, type.value());
+  link(head, g);
+  return g;
+}
+
+void Heap::unlink(RemoteAddr node) {
+  std::uint64_t next = 0, prev = 0;
+  (void)mem.read(node, std::as_writable_bytes(std::span(&next, 1)));
+  (void)mem.read(node + 8, std::as_writable_bytes(std::span(&prev, 1)));
+  next &= ~std::uint64_t{3};
+  prev &= ~std::uint64_t{3};
+  mem.put_u64(RemoteAddr(prev), next);
+  mem.put_u64(RemoteAddr(next) + 8, prev);
 }
 
 void Heap::finish() {
