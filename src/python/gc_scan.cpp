@@ -1,5 +1,7 @@
 #include "objspy/python/gc_scan.hpp"
 
+#include "objspy/core/flat_map.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <optional>
@@ -32,45 +34,6 @@ struct Sentinel {
   std::uint64_t addr = 0, next = 0, prev = 0;
   std::size_t state = 0;
   int list = 0;  // 0-2 generations, 3 permanent
-};
-
-// Open addressing, u64 key (never 0) -> u32.
-class FlatMap {
- public:
-  FlatMap() { reset(64); }
-  std::uint32_t find(std::uint64_t k) const {
-    for (std::size_t i = slot(k);; i = (i + 1) & mask_) {
-      if (keys_[i] == k) return vals_[i];
-      if (keys_[i] == 0) return kNone;
-    }
-  }
-  void put(std::uint64_t k, std::uint32_t v) {
-    if ((used_ + 1) * 2 > keys_.size()) grow();
-    std::size_t i = slot(k);
-    while (keys_[i] != 0 && keys_[i] != k) i = (i + 1) & mask_;
-    if (keys_[i] == 0) ++used_;
-    keys_[i] = k;
-    vals_[i] = v;
-  }
-
- private:
-  std::size_t slot(std::uint64_t k) const { return static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ULL) >> 20) & mask_; }
-  void reset(std::size_t n) {
-    keys_.assign(n, 0);
-    vals_.assign(n, 0);
-    mask_ = n - 1;
-    used_ = 0;
-  }
-  void grow() {
-    auto keys = std::move(keys_);
-    auto vals = std::move(vals_);
-    reset(keys.size() * 2);
-    for (std::size_t i = 0; i < keys.size(); ++i)
-      if (keys[i]) put(keys[i], vals[i]);
-  }
-  std::vector<std::uint64_t> keys_;
-  std::vector<std::uint32_t> vals_;
-  std::size_t mask_ = 0, used_ = 0;
 };
 
 // A link to an address no node has yet: from node or list head `src`, forward (src.next) or
@@ -313,8 +276,7 @@ class Census {
         else if (r == kUnknown) unknown.push_back({static_cast<std::int64_t>(i), c_.prev[i], true});
       }
       for (std::size_t s = 0; s < sent_.size(); ++s) confirm_sentinel(s, &unknown);
-      if (pass > 0 || from > 0) from = n;  // later passes: only the nodes the last one added
-      else from = n;
+      from = n;  // later passes: only the nodes the last one added
       if (unknown.empty()) return {};
       OBJSPY_TRY(follow(std::move(unknown)));
     }
