@@ -101,7 +101,7 @@ class Census {
     } else {
       while (g > lo && ad[g - 1] >= a) --g;
     }
-    if (ad[g] != a || (flags_[g] & kDead)) return kNoHead;
+    if (ad[g] != a || (any_dead_ && (flags_[g] & kDead))) return kNoHead;  // no flag read until something died
     return static_cast<std::int64_t>(g);
   }
 
@@ -324,6 +324,7 @@ class Census {
     if (p != kNone) {
       const ScannedPool& sp = c_.pools[p];
       for (std::uint32_t k = 0; k < sp.count; ++k) flags_[sp.first + k] |= kDead;
+      any_dead_ = true;
     }
     HeadCandidates fresh;
     PoolHeader h;
@@ -387,7 +388,7 @@ class Census {
     for (std::size_t k = 0; k < nodes.size(); ++k) {
       std::size_t i = nodes[k];
       flags_[i] |= kTouched;
-      if (!reqs[k].ok || !plausible(hs[k]) || !(hs[k].w[0] & kMask)) { flags_[i] |= kDead; continue; }
+      if (!reqs[k].ok || !plausible(hs[k]) || !(hs[k].w[0] & kMask)) { flags_[i] |= kDead; any_dead_ = true; continue; }
       if ((hs[k].w[0] & kMask) != c_.next[i] || (hs[k].w[1] & kMask) != c_.prev[i]) ++out_.recovered;
       c_.next[i] = hs[k].w[0] & kMask;
       c_.prev[i] = hs[k].w[1] & kMask;
@@ -497,6 +498,7 @@ class Census {
   std::size_t main_state_ = 0;
   std::size_t n_states_ = 0;
   std::vector<std::uint8_t> flags_;
+  bool any_dead_ = false;  // a node was dropped (refresh rounds): lookups must check kDead
   std::vector<std::uint16_t> list_of_;
   struct Run {
     std::uint64_t first, end;  // pool numbers [first, end)

@@ -67,7 +67,10 @@ class Classifier {
 void scan_pool(const std::byte* p, std::uint64_t base, const PoolHeader& h, const PymallocLayout& pm, const Classifier& cls,
                HeadCandidates& out, PoolScanStats& st) {
   // Blocks on the pool's free list hold a stale object (and a free-list link in their first
-  // word): leave them out. The list lives inside the pool, so it is followed in the copy.
+  // word): leave them out. The list lives inside the pool, so it is followed in the copy; its
+  // order is random, so the pool's lines are fetched first, all at once (the copy was written
+  // on another core), rather than one dependent miss per free block.
+  for (std::uint64_t off = 0; off < h.nextoffset; off += 64) __builtin_prefetch(p + off);
   std::bitset<1024> free;
   std::uint64_t f = h.freeblock;
   for (std::uint32_t steps = 0; f && steps < h.used_blocks; ++steps) {
