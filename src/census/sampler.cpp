@@ -257,7 +257,7 @@ Result<Census> Sampler::sample() {
         std::uint64_t need = 0;
         (void)SnapshotReader::plan(*pre, &need);
         if (need <= opts_.copy_budget) {
-          auto r = SnapshotReader::reserve(impl_->live, need + need / 8 + (64ULL << 20));
+          auto r = SnapshotReader::reserve(impl_->live, need + need / 16 + (16ULL << 20));  // room to grow until the hold
           if (r.ok()) copy.emplace(std::move(*r));
         }
       }

@@ -28,7 +28,7 @@ struct ScanLimits {
   PoolScanLimits pools;
   int refresh_rounds = 4;                     // rounds of re-reading what disagrees
   std::size_t max_refresh_reads = 1 << 18;    // nodes and pools re-read, all rounds
-  std::size_t max_external = 16u << 20;       // objects outside pools, followed one by one
+  std::size_t max_external = 4u << 20;        // objects outside pools, followed in batches (~140 MiB of nodes)
 };
 
 struct ScanCounts {
