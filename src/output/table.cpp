@@ -29,7 +29,11 @@ std::string render_summary(const Census& c) {
   std::string s = fmt::format("pid {}: Python {}{}, {} objects in {} interpreter{} (generations {}/{}/{}), {} frozen; ", c.pid, c.python_version,
                               c.debug_build ? " (debug build)" : "", c.total, c.interpreters.size(), c.interpreters.size() == 1 ? "" : "s",
                               c.generations[0], c.generations[1], c.generations[2], c.frozen);
-  s += c.walk.complete ? "complete" : fmt::format("INCOMPLETE ({} broken links{})", c.walk.broken_links, c.walk.retried ? ", after a retry" : "");
+  const char* retried = c.walk.retried ? ", after a retry" : "";
+  if (c.walk.complete) s += "complete";
+  else if (c.walk.method == "walk") s += fmt::format("INCOMPLETE ({} broken links{})", c.walk.broken_links, retried);
+  else if (c.walk.torn) s += fmt::format("INCOMPLETE (a collection ran through it{})", retried);
+  else s += fmt::format("within {} objects (coverage {:.2f}%, {} links re-read{})", c.walk.uncertain, coverage(c.walk, c.total) * 100, c.walk.recovered, retried);
   s += fmt::format(", {:.1f} ms", c.duration_ms);
   if (c.pause_ms >= 0) s += fmt::format(", target paused {:.1f} ms", c.pause_ms);
   return s;
