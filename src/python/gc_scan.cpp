@@ -45,6 +45,8 @@ struct Lead {
 };
 using Leads = std::vector<Lead>;
 
+using Bytes = std::vector<std::uint8_t, HugeAllocator<std::uint8_t>>;
+
 struct Header {
   std::uint64_t w[4];
 };
@@ -194,7 +196,7 @@ class Census {
 
   // Confirm the out-links of nodes [from, to): out[i] and in[j] are set, flags_ only read, so
   // that two threads can each take a half.
-  void confirm_range(std::size_t from, std::size_t to, std::vector<std::uint8_t>& in, std::vector<std::uint8_t>& out, Leads* unknown) const {
+  void confirm_range(std::size_t from, std::size_t to, Bytes& in, Bytes& out, Leads* unknown) const {
     // In groups, so that the cache misses of one node overlap with the others' (the targets
     // are all over the heap): find each target, prefetch its back-link, then compare.
     constexpr std::size_t kGroup = 16;
@@ -235,7 +237,7 @@ class Census {
 
   void confirm_all(Leads* unknown) {
     const std::size_t n = c_.size();
-    std::vector<std::uint8_t> in(n, 0), out(n, 0);
+    Bytes in(n, 0), out(n, 0);
     Leads other;
     std::optional<std::thread> helper;
     const std::size_t half = n > (1u << 16) ? n / 2 : n;  // a second core for big heaps
@@ -497,7 +499,7 @@ class Census {
   std::vector<std::uint64_t> sent_addrs_;
   std::size_t main_state_ = 0;
   std::size_t n_states_ = 0;
-  std::vector<std::uint8_t> flags_;
+  Bytes flags_;
   bool any_dead_ = false;  // a node was dropped (refresh rounds): lookups must check kDead
   std::vector<std::uint16_t> list_of_;
   struct Run {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "objspy/core/huge_alloc.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/process/maps.hpp"
 #include "objspy/process/reader.hpp"
@@ -26,7 +27,8 @@ struct ScannedPool {
 // Possible GC heads in address order, with the words read at each: the links (flag bits
 // cleared) and the ob_type word.
 struct HeadCandidates {
-  std::vector<std::uint64_t> addr, next, prev, type;
+  using Words = std::vector<std::uint64_t, HugeAllocator<std::uint64_t>>;
+  Words addr, next, prev, type;
   std::vector<ScannedPool> pools;  // in address order
   std::size_t size() const { return addr.size(); }
   void push(std::uint64_t a, std::uint64_t n, std::uint64_t p, std::uint64_t t) {
