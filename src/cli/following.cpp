@@ -102,9 +102,16 @@ FollowedCensus FollowingSampler::sample() {
       lost_reason_.clear();
     }
     out.census = sampler_->sample();
-    if (out.census.ok() || out.census.error().code == Errc::target_exited || round == 1) return out;
+    if (!out.census.ok() && (out.census.error().code == Errc::target_exited || round == 1)) return out;
+    // Also after a census that worked: an exec during it may have been read through the old
+    // image's layout (a non-PIE interpreter has _PyRuntime at the same address in both). Such
+    // a census is dropped and the new image attached and sampled.
     auto lost = image_lost();
     if (!lost) return out;
+    if (round == 1) {
+      out.census = make_error(Errc::incomplete, fmt::format("{} during the census", *lost));
+      return out;
+    }
     drop(*lost);
   }
   return out;
