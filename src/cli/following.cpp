@@ -61,8 +61,12 @@ std::optional<std::string> FollowingSampler::image_lost() {
   auto map = read_memory_map(pid);
   if (!map.ok()) return std::nullopt;
   const PythonImage& image = sampler_->target().image;
-  const Mapping* m = map->find(image.runtime);
-  if (!m || m->path != image.path) return fmt::format("the mapping of {} that held _PyRuntime in process {} is gone", image.path, pid);
+  // _PyRuntime may sit in the file's data or in the anonymous .bss after it (3.8, 3.9): what
+  // must still be there is memory at that address and a mapping of the file.
+  bool file_mapped = false;
+  for (const auto& m : map->mappings()) file_mapped = file_mapped || m.path == image.path;
+  if (!map->find(image.runtime) || !file_mapped)
+    return fmt::format("the mapping of {} that held _PyRuntime in process {} is gone", image.path, pid);
   return std::nullopt;
 }
 
