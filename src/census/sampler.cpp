@@ -147,7 +147,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   TypeCounter counts, frozen;
   bool walked = method == CensusMethod::walk || !map;
   if (!walked) {
-    OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator));
+    OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator, {}, &mem != &fresh ? &mem : nullptr));
     if (sc.over_budget) {
       c.walk.warnings.push_back("the heap is larger than the scan's memory budget: the lists were followed instead");
       walked = true;

@@ -53,9 +53,9 @@ struct Header {
 
 class Census {
  public:
-  Census(MemoryReader& fresh, const MemoryMap& map, const Layout& l, const Interpreters& interps, HeadCandidates& c,
+  Census(MemoryReader& fresh, MemoryReader* near, const MemoryMap& map, const Layout& l, const Interpreters& interps, HeadCandidates& c,
          const ScanLimits& lim, ScanCounts& out)
-      : fresh_(fresh), map_(map), l_(l), c_(c), lim_(lim), out_(out), shift_(std::countr_zero(l.pymalloc.pool_size)) {
+      : fresh_(fresh), near_(near), map_(map), l_(l), c_(c), lim_(lim), out_(out), shift_(std::countr_zero(l.pymalloc.pool_size)) {
     for (std::size_t s = 0; s < interps.gc_states.size(); ++s) {
       const GcState& g = interps.gc_states[s];
       for (int k = 0; k < 4; ++k) sent_.push_back({(k < 3 ? g.heads[static_cast<std::size_t>(k)] : g.permanent).value(), 0, 0, s, k});
@@ -77,6 +77,7 @@ class Census {
     OBJSPY_TRY(follow(std::move(unknown)));
     OBJSPY_TRY(confirm_touched());
     bool touched = false;
+    near_ = nullptr;  // re-reads must see the target as it is now, not a cached chunk
     for (int round = 0; round < lim_.refresh_rounds; ++round) {
       OBJSPY_ASSIGN(bool any, refresh_round());
       if (!any) break;
@@ -290,6 +291,15 @@ class Census {
   Status follow(Leads frontier) {
     std::vector<Header> hs;
     std::vector<ReadRequest> reqs;
+    // A lead outside every mapping is most often raw data that only looked like an object:
+    // dropped unless the node it comes from is confirmed on the other side (then it may point
+    // into memory mapped since the map was read, and is read alone).
+    auto keep = [&](const Lead& ld) {
+      if (map_.readable(RemoteAddr(ld.at), 32)) return true;
+      if (is_sentinel(ld.src)) return true;
+      return (flags_[static_cast<std::size_t>(ld.src)] & (ld.back ? kOut : kIn)) != 0;
+    };
+    frontier.erase(std::remove_if(frontier.begin(), frontier.end(), [&](const Lead& ld) { return !keep(ld); }), frontier.end());
     while (!frontier.empty()) {
       if (out_.external + frontier.size() > lim_.max_external) {
         out_.warnings.push_back(fmt::format("more than {} objects outside pymalloc pools: the rest were not followed", lim_.max_external));
@@ -300,7 +310,17 @@ class Census {
       reqs.clear();
       for (std::size_t k = 0; k < frontier.size(); ++k)
         reqs.push_back({RemoteAddr(frontier[k].at), std::as_writable_bytes(std::span(hs[k].w))});
-      OBJSPY_TRY(fresh_.read_batch(reqs));
+      // A few chains followed step by step (consecutive large objects) read through the
+      // cache, which holds their neighbours; many leads at once go in one batch.
+      if (near_ && frontier.size() < 16) {
+        for (auto& rq : reqs) {
+          auto st = near_->read(rq.addr, rq.out);
+          rq.ok = st.ok();
+          if (!st.ok() && st.error().code != Errc::bad_address) return st;
+        }
+      } else {
+        OBJSPY_TRY(fresh_.read_batch(reqs));
+      }
       Leads next_frontier;
       for (std::size_t k = 0; k < frontier.size(); ++k) {
         const Lead& ld = frontier[k];
@@ -315,7 +335,10 @@ class Census {
         std::uint64_t onward = ld.back ? c_.prev[e] : c_.next[e];
         if (resolve(onward) == kUnknown) next_frontier.push_back({static_cast<std::int64_t>(e), onward, ld.back});
       }
+      // A followed node is confirmed on the side it was reached from (its leads are kept).
+      for (const Lead& ld : next_frontier) flags_[static_cast<std::size_t>(ld.src)] |= ld.back ? kOut : kIn;
       frontier = std::move(next_frontier);
+      frontier.erase(std::remove_if(frontier.begin(), frontier.end(), [&](const Lead& ld) { return !keep(ld); }), frontier.end());
     }
     return {};
   }
@@ -489,6 +512,7 @@ class Census {
   }
 
   MemoryReader& fresh_;
+  MemoryReader* near_;
   const MemoryMap& map_;
   const Layout& l_;
   HeadCandidates& c_;
@@ -516,7 +540,7 @@ class Census {
 }  // namespace
 
 Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
-                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim) {
+                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim, MemoryReader* near) {
   ScanCounts out;
   std::vector<std::uint64_t> sentinels;
   for (const auto& g : interps.gc_states) {
@@ -532,7 +556,7 @@ Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const
     return out;
   }
   const std::size_t candidates = cand.size();
-  Census census(fresh, map, l, interps, cand, lim, out);
+  Census census(fresh, near, map, l, interps, cand, lim, out);
   OBJSPY_TRY(census.run(types));
   if (std::getenv("OBJSPY_DEBUG_SCAN"))
     std::fprintf(stderr, "scan: %zu regions, %zu pools probed, %zu used, %zu blocks, %zu MiB; %zu candidates, %zu external, %zu rejected, %zu uncertain, %zu recovered\n",

@@ -49,8 +49,11 @@ struct ScanCounts {
 };
 
 // `bulk` reads the pools (a live process or a held copy); `fresh` answers re-reads and the
-// objects outside pools (the same reader when the copy is all there is).
+// objects outside pools (the same reader when the copy is all there is); `near` (optional, a
+// cache in front of the target) answers chains of objects outside pools one at a time, where
+// the next one is usually next to the last (consecutive large allocations).
 Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
-                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim = {});
+                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim = {},
+                                  MemoryReader* near = nullptr);
 
 }  // namespace objspy
