@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   objspy::SyntheticMemory mem;
   mem.map(objspy::RemoteAddr(kBase), size);
   mem.write(objspy::RemoteAddr(kBase), data, size);
-  objspy::Mapping first{kBase, kBase + size, true, false, false, 0, 1, "/fuzz/libpython3.12.so.1.0", false, 0xfe, 1};
+  objspy::Mapping first{kBase, kBase + size, true, false, false, 0, 1, "/fuzz/libpython3.12.so.1.0", false, false, 0xfe, 1};
   objspy::MemoryMap map({first});
   auto e = objspy::MemoryElf::open(mem, map, first);
   if (!e.ok()) return 0;
