@@ -1,6 +1,7 @@
 #include "objspy/cli/state_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -28,8 +29,15 @@ Result<StateFile> StateFile::open(const std::string& path) {
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   if (ec) return make_error(Errc::io, fmt::format("cannot create {}: {}", p.parent_path().string(), ec.message()));
   std::string lock = path + ".lock";
-  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  // objspy often runs as root in a directory others may write: never through a planted link,
+  // and only a regular file (a FIFO there would hang the lock).
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return make_error(Errc::io, fmt::format("cannot open {}: {}", lock, std::strerror(errno)));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(Errc::io, fmt::format("{} is not a regular file; remove it", lock));
+  }
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) {
       int e = errno;
@@ -56,7 +64,10 @@ Result<std::optional<Snapshot>> StateFile::load() {
 
 Status StateFile::save(const std::string& census_json) {
   std::string tmp = fmt::format("{}.tmp.{}", path_, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A new file of our own (O_EXCL): whatever was planted at that name is removed first, a
+  // link itself and not what it points to.
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return make_error(Errc::io, fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
   std::size_t done = 0;
   while (done < census_json.size()) {

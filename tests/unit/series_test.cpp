@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -229,5 +231,30 @@ TEST_CASE("the state file is replaced atomically and a corrupt one is reported")
   auto bad = f->load();
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("remove it") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("the state file is never written through a planted link") {
+  auto dir = std::filesystem::temp_directory_path() / ("objspy-unit-links-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto victim = dir / "victim";
+  std::ofstream(victim) << "precious";
+  const std::string path = (dir / "state.json").string();
+  // A link where the lock goes: refused, the victim untouched.
+  std::filesystem::create_symlink(victim, path + ".lock");
+  CHECK_FALSE(objspy::cli::StateFile::open(path).ok());
+  std::filesystem::remove(path + ".lock");
+  // A link where the temporary file goes: the link is replaced, the victim untouched.
+  std::filesystem::create_symlink(victim, fmt::format("{}.tmp.{}", path, ::getpid()));
+  {
+    auto f = objspy::cli::StateFile::open(path);
+    REQUIRE(f.ok());
+    REQUIRE(f->save(R"({"types": [{"name": "a", "count": 2}]})").ok());
+  }
+  std::ifstream in(victim);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  CHECK(content == "precious");
+  CHECK_FALSE(std::filesystem::is_symlink(path));
   std::filesystem::remove_all(dir);
 }
