@@ -299,7 +299,6 @@ Result<Census> Sampler::sample() {
     c.bytes_read = impl_->live.bytes_read() - bytes0;
     c.walk.retried = attempt > 0;
     c.pause_ms = pause_ms;
-    if (from_copy) c.walk.warnings.reserve(c.walk.warnings.size());  // counted from the copy taken during the hold
     if (accurate(c.walk, c.total, opts_.tolerance)) return last;
     auto worse = [](const Census& a, const Census& b) {  // a less trustworthy than b
       if (a.walk.torn != b.walk.torn) return a.walk.torn;

@@ -145,10 +145,7 @@ class Census {
     return kUnknown;
   }
 
-  bool plausible(const Header& h) const {
-    std::uint64_t rc = h.w[2] & l_.refcnt_mask;
-    return (h.w[0] & kMask) && (h.w[1] & kMask) && rc && rc < (1ULL << 40) && h.w[3] && !(h.w[3] & 7);
-  }
+  bool plausible(const Header& h) const { return (h.w[0] & kMask) && (h.w[1] & kMask) && plausible_object(h.w[2], h.w[3], l_); }
 
   Status read_sentinels() {
     std::vector<ReadRequest> reqs;

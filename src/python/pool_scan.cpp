@@ -34,7 +34,7 @@ constexpr std::array<std::uint64_t, 3> kHeadOffsets = {0, 16, 32};
 class Classifier {
  public:
   Classifier(const Layout& l, const MemoryMap& map, const std::vector<std::uint64_t>& sentinels)
-      : refcnt_mask_(l.refcnt_mask), sentinels_(sentinels) {
+      : l_(l), sentinels_(sentinels) {
     if (!map.mappings().empty()) {
       lo_ = map.mappings().front().start;
       hi_ = map.mappings().back().end;
@@ -46,9 +46,7 @@ class Classifier {
   // pointer. Cheap tests only; most raw data fails the reference count (pointers are >= 2^44
   // on x86-64 Linux, counts are small) or the alignment.
   bool plausible(std::uint64_t n, std::uint64_t p, std::uint64_t rc, std::uint64_t t) const {
-    rc &= refcnt_mask_;
-    if (rc == 0 || rc >= (1ULL << 40)) return false;
-    if (t == 0 || (t & 7) || t < lo_ || t >= hi_) return false;
+    if (!plausible_object(rc, t, l_) || t < lo_ || t >= hi_) return false;
     return link_ok(n) && link_ok(p);
   }
 
@@ -58,7 +56,7 @@ class Classifier {
     if ((w & 15) == 0) return true;
     return std::binary_search(sentinels_.begin(), sentinels_.end(), w);
   }
-  std::uint64_t refcnt_mask_;
+  const Layout& l_;
   const std::vector<std::uint64_t>& sentinels_;
   std::uint64_t lo_ = 0, hi_ = 0;
 };

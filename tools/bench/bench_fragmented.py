@@ -13,31 +13,11 @@ import gc
 import random
 import sys
 
+from bench_mix import Point, User, make
 from bench_serve import serve
 
 N = int(sys.argv[1])
 rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
-
-
-class User:
-    def __init__(self, i):
-        self.id = i
-        self.name = "user%d" % i
-        self.tags = []
-
-
-class Point:
-    __slots__ = ("x", "y")
-
-    def __init__(self, x, y):
-        self.x = x
-        self.y = y
-
-
-def make(i):
-    def f():
-        return i
-    return f
 
 
 # One item per call, freed on its own: the kinds of bench_target.py's unit, not grouped in

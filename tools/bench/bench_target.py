@@ -5,30 +5,10 @@ commands of bench_serve.py (objgraph timing, heartbeat, count).
 import gc
 import sys
 
+from bench_mix import Point, User, make
 from bench_serve import serve
 
 N = int(sys.argv[1])
-
-
-class User:
-    def __init__(self, i):
-        self.id = i
-        self.name = "user%d" % i
-        self.tags = []
-
-
-class Point:
-    __slots__ = ("x", "y")
-
-    def __init__(self, x, y):
-        self.x = x
-        self.y = y
-
-
-def make(i):
-    def f():
-        return i
-    return f
 
 
 # Mix per unit of about 12 tracked objects: a User (+ its tags list, and its dict before

@@ -13,7 +13,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SHARED = "/tmp/objspy-bench"  # the target scripts and objgraph, same path in the chroot
-SCRIPTS = ("bench_serve.py", "bench_target.py", "bench_fragmented.py", "bench_busy.py", "bench_mypy.py")
+SCRIPTS = ("bench_mix.py", "bench_serve.py", "bench_target.py", "bench_fragmented.py", "bench_busy.py", "bench_mypy.py")
 DEFAULT_CHROOT = os.environ.get("OBJSPY_SID_CHROOT", "/var/cache/objspy/sid-chroot")
 DEBIAN_PYTHON = "/usr/bin/python3.11"  # Debian's: the one python3-mypy and uWSGI's plugin run on
 

@@ -64,6 +64,14 @@ std::vector<const Mapping*> object_regions(const MemoryMap& map);
 Result<PoolScanStats> scan_pools(MemoryReader& mem, const MemoryMap& map, const Layout& l, const PoolScanLimits& lim,
                                  const std::vector<std::uint64_t>& sentinels, HeadCandidates& out);
 
+// Whether an object header's words can be a live object's: a reference count in the bits the
+// layout says hold it, above 0 and far below a pointer (2^44 and up on x86-64 Linux), and an
+// 8-aligned type pointer. The one test for a head read in a pool, followed or re-read.
+inline bool plausible_object(std::uint64_t refcnt, std::uint64_t type, const Layout& l) {
+  refcnt &= l.refcnt_mask;
+  return refcnt != 0 && refcnt < (1ULL << 40) && type != 0 && (type & 7) == 0;
+}
+
 // The pieces scan_pools is made of, exposed for unit tests.
 struct PoolHeader {
   std::uint32_t count = 0;
