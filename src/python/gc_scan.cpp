@@ -68,8 +68,6 @@ class Census {
     n_states_ = interps.gc_states.size();
   }
 
-  const std::vector<std::uint64_t>& sentinel_addrs() const { return sent_addrs_; }
-
   Status run(TypeValidator& types) {
     OBJSPY_TRY(read_sentinels());
     Leads unknown;

@@ -42,7 +42,6 @@ struct ScanCounts {
   std::uint64_t recovered = 0;                // links that agreed after a re-read
   std::uint64_t rejected = 0;                 // possible heads no link confirmed (raw data, freed objects)
   std::uint64_t external = 0;                 // objects found by following links out of pools
-  std::uint64_t unattributed = 0;             // counted, but on no list followed: put in the main gen 2
   bool over_budget = false;                   // the scan stopped at a limit: use the walk instead
   std::vector<std::string> warnings;
   PoolScanStats pools;
