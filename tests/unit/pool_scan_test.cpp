@@ -370,7 +370,6 @@ TEST_CASE("census by scan equals the census by walk and the truth, pooled and un
     REQUIRE(sc.ok());
     CHECK(sc->external == t.unpooled);
     CHECK(sc->uncertain == 0);
-    CHECK(sc->unattributed == 0);
     CHECK(sc->recovered == 0);
     CHECK(sc->rejected >= 1);  // the raw lookalikes offered by the pool scan
   }
