@@ -14,8 +14,23 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 step "setup and release build"
 "$here/tools/setup.sh" --chroot
 build=${OBJSPY_BUILD_DIR:-$here/build}
+# ctest prints a failing test's whole output; CI keeps only its head and tail, so the failed
+# assertions are repeated at the very end.
+run_ctest() {
+  local dir=$1 log
+  shift
+  log=$(mktemp)
+  if (cd "$dir" && env "$@" ctest --output-on-failure --timeout 1800) 2>&1 | tee "$log"; then
+    rm -f "$log"
+    return 0
+  fi
+  echo "== failed assertions (repeated from above):" >&2
+  grep -E -A8 ': (ERROR|FATAL ERROR|TEST CASE FAILED|exception)' "$log" | head -200 >&2 || true
+  rm -f "$log"
+  return 1
+}
 step "release tests"
-(cd "$build" && ctest --output-on-failure --timeout 1800)
+run_ctest "$build"
 [ "${OBJSPY_QUICK:-0}" = 1 ] && exit 0
 
 step "ASan + UBSan build of the whole test suite"
@@ -24,8 +39,7 @@ cmake -S "$here" -B "$asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOBJSPY_SANITIZE=
 ninja -C "$asan" >&2
 # The exit-mid-read test preloads a shim before the ASan runtime; that order is intended.
 step "ASan + UBSan tests"
-(cd "$asan" && ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure --timeout 1800)
+run_ctest "$asan" ASAN_OPTIONS=verify_asan_link_order=0:detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1
 
 step "fuzzers (short run)"
 "$here/tools/fuzz.sh" "${OBJSPY_FUZZ_SECONDS:-20}"
