@@ -102,6 +102,7 @@ struct ProcessPause::Holder {
   void poll_stop(pid_t tid, TaskState& state);
   void release_all();
   Error timeout_error() const;
+  bool late_all_runnable() const;  // every thread still to stop is runnable (and there is one)
 };
 
 // Collects `tid`'s stop if it has one to report, without waiting.
@@ -159,9 +160,24 @@ Status ProcessPause::Holder::freeze_all(int* stop_sig) {
       all_stopped = all_stopped && state != TaskState::running;
     }
     if (all_stopped && !added) return {};
-    if (Clock::now() >= deadline) return timeout_error();
+    // A thread in state R is only waiting for a CPU: it takes its interrupt stop as soon as it
+    // runs. On a loaded machine that can take longer than the deadline, which is meant for
+    // threads that cannot stop (D state, vfork); those get no grace.
+    const auto now = Clock::now();
+    if (now >= deadline && (now >= deadline + std::chrono::milliseconds(kRunnableGraceMs) || !late_all_runnable()))
+      return timeout_error();
     if (!all_stopped) sleep_ms(1);
   }
+}
+
+bool ProcessPause::Holder::late_all_runnable() const {
+  bool any = false;
+  for (const auto& [tid, state] : tasks) {
+    if (state != TaskState::running) continue;
+    if (parse_stat_state(read_line(fmt::format("/proc/{}/task/{}/stat", pid, tid))) != 'R') return false;
+    any = true;
+  }
+  return any;
 }
 
 Error ProcessPause::Holder::timeout_error() const {

@@ -20,10 +20,13 @@ namespace objspy {
 class ProcessPause {
  public:
   static constexpr int kDefaultTimeoutMs = 200;
+  // Extra time for threads that are runnable (state R: waiting for a CPU on a busy machine).
+  static constexpr int kRunnableGraceMs = 2000;
 
   // Every thread of `pid` held in an interrupt stop. All of them must stop within
-  // `timeout_ms` (re-listing new threads included); if one does not, every thread already
-  // held is let go and the error names that thread and its state.
+  // `timeout_ms` (re-listing new threads included), or kRunnableGraceMs more if every thread
+  // still to stop is runnable; if one does not, every thread already held is let go and the
+  // error names that thread and its state.
   // A stop signal (see stop_signal()) during the freeze lets the target go and gives a pause
   // that holds nothing (holding() false); the signal then takes its usual course.
   // Err: permission_denied (also: already traced by another process), target_exited,
