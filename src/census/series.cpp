@@ -2,33 +2,34 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
-#include <sstream>
 
-#include <nlohmann/json.hpp>
+#include <fmt/format.h>
 
 namespace objspy {
 namespace {
 
-Result<Snapshot> from_json(const nlohmann::json& j) {
-  if (!j.is_object() || !j.contains("types") || !j["types"].is_array())
-    return make_error(Errc::io, "not an objspy census (no \"types\" array)");
-  Snapshot s;
-  s.pid = j.value("pid", 0);
-  s.timestamp = j.value("timestamp", 0.0);
-  s.total = j.value("total_objects", std::uint64_t{0});
-  if (j.contains("walk") && j["walk"].is_object()) {
-    const auto& w = j["walk"];
-    if (w.contains("complete") && !w["complete"].is_boolean()) return make_error(Errc::io, "malformed \"walk.complete\"");
-    if (w.contains("uncertain") && !w["uncertain"].is_number_unsigned()) return make_error(Errc::io, "malformed \"walk.uncertain\"");
-    s.complete = w.value("complete", true);
-    s.uncertain = w.value("uncertain", std::uint64_t{0});
-    if (w.contains("torn") && w["torn"].is_boolean() && w["torn"].get<bool>()) s.uncertain = 0;  // a partial count
+// Each non-blank line of `text` with its number, until `fn` returns an error.
+template <class Fn>
+Status each_line(std::string_view text, Fn&& fn) {
+  std::size_t lineno = 0;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    ++lineno;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    OBJSPY_TRY(fn(line, lineno));
   }
-  for (const auto& t : j["types"]) {
-    if (!t.is_object() || !t.contains("name") || !t.contains("count") || !t["name"].is_string() || !t["count"].is_number_unsigned())
-      return make_error(Errc::io, "malformed entry in \"types\"");
-    s.counts[t["name"].get<std::string>()] += t["count"].get<std::uint64_t>();
+  return {};
+}
+
+// One NDJSON line: a census, nullopt for an event line; errors name the line.
+Result<std::optional<Snapshot>> census_line(std::string_view line, std::size_t lineno) {
+  bool not_json = false;
+  auto s = parse_census_document(line, &not_json);
+  if (!s.ok()) {
+    if (not_json) return make_error(Errc::io, fmt::format("line {} is not JSON", lineno));
+    return make_error(Errc::io, fmt::format("line {}: {}", lineno, s.error().message));
   }
   return s;
 }
@@ -60,15 +61,27 @@ Snapshot snapshot_of(const Census& c, NameForm form) {
   return s;
 }
 
-Result<Snapshot> parse_snapshot(const std::string& text) {
-  // A JSON document, or NDJSON whose last census line is taken.
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_discarded()) return from_json(j);
-  OBJSPY_ASSIGN(auto series, parse_series(text));
-  if (series.empty()) return make_error(Errc::io, "no census in the input");
-  for (auto it = series.rbegin(); it != series.rend(); ++it)
-    if (it->trusted()) return std::move(*it);
-  return std::move(series.back());  // none is trusted: the caller sees it (Snapshot::trusted)
+Result<Snapshot> parse_snapshot(std::string_view text) {
+  // A JSON document, or NDJSON whose last trusted census line is taken.
+  bool not_json = false;
+  auto one = parse_census_document(text, &not_json);
+  if (!not_json) {
+    if (!one.ok()) return one.take_error();
+    if (!one->has_value()) return make_error(Errc::io, "an event line, not a census");
+    return std::move(**one);
+  }
+  // Line by line, keeping only the best so far: memory is two censuses, not the recording.
+  std::optional<Snapshot> last, last_trusted;
+  OBJSPY_TRY(each_line(text, [&](std::string_view line, std::size_t lineno) -> Status {
+    OBJSPY_ASSIGN(auto s, census_line(line, lineno));
+    if (!s) return {};
+    if (s->trusted()) last_trusted = std::move(*s);
+    else last = std::move(*s);
+    return {};
+  }));
+  if (last_trusted) return std::move(*last_trusted);
+  if (last) return std::move(*last);  // none is trusted: the caller sees it (Snapshot::trusted)
+  return make_error(Errc::io, "no census in the input");
 }
 
 TrustedSeries trusted_only(std::vector<Snapshot> series) {
@@ -81,20 +94,13 @@ TrustedSeries trusted_only(std::vector<Snapshot> series) {
   return out;
 }
 
-Result<std::vector<Snapshot>> parse_series(const std::string& text) {
+Result<std::vector<Snapshot>> parse_series(std::string_view text) {
   std::vector<Snapshot> out;
-  std::istringstream in(text);
-  std::string line;
-  std::size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) return make_error(Errc::io, "line " + std::to_string(lineno) + " is not JSON");
-    if (j.contains("event")) continue;  // record's start/end lines
-    OBJSPY_ASSIGN(Snapshot s, from_json(j));
-    out.push_back(std::move(s));
-  }
+  OBJSPY_TRY(each_line(text, [&](std::string_view line, std::size_t lineno) -> Status {
+    OBJSPY_ASSIGN(auto s, census_line(line, lineno));
+    if (s) out.push_back(std::move(*s));
+    return {};
+  }));
   return out;
 }
 
@@ -113,14 +119,16 @@ std::vector<Change> growth(const Snapshot& before, const Snapshot& after, std::s
 }
 
 std::vector<Change> diff(const Snapshot& before, const Snapshot& after, std::size_t limit) {
-  std::set<std::string> names;
-  for (const auto& [n, c] : before.counts) names.insert(n);
-  for (const auto& [n, c] : after.counts) names.insert(n);
+  // Both maps are sorted by name: one merge, no copy of every name.
   std::vector<Change> out;
-  for (const auto& n : names) {
-    auto b = before.counts.find(n), a = after.counts.find(n);
-    Change c{n, b == before.counts.end() ? 0 : b->second, a == after.counts.end() ? 0 : a->second};
-    if (c.delta() != 0) out.push_back(c);
+  auto b = before.counts.begin(), a = after.counts.begin();
+  while (b != before.counts.end() || a != after.counts.end()) {
+    const bool take_b = b != before.counts.end() && (a == after.counts.end() || b->first <= a->first);
+    const bool take_a = a != after.counts.end() && (b == before.counts.end() || a->first <= b->first);
+    const std::uint64_t old_n = take_b ? b->second : 0, new_n = take_a ? a->second : 0;
+    if (old_n != new_n) out.push_back(Change{take_b ? b->first : a->first, old_n, new_n});
+    if (take_b) ++b;
+    if (take_a) ++a;
   }
   std::sort(out.begin(), out.end(), [](const Change& x, const Change& y) {
     auto ax = std::llabs(x.delta()), ay = std::llabs(y.delta());

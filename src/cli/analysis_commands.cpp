@@ -1,25 +1,16 @@
 // diff and suspects: offline analysis of saved censuses.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "objspy/cli/commands.hpp"
 #include "objspy/census/series.hpp"
+#include "objspy/cli/safe_file.hpp"
 #include "objspy/core/escape.hpp"
 
 namespace objspy::cli {
 namespace {
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(Errc::io, fmt::format("cannot read {}", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void out(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
 
@@ -34,8 +25,8 @@ void warn_if_untrusted(const std::string& path, const Snapshot& s) {
 }  // namespace
 
 Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
-  OBJSPY_ASSIGN(std::string ta, read_file(a));
-  OBJSPY_ASSIGN(std::string tb, read_file(b));
+  OBJSPY_ASSIGN(std::string ta, read_input_file(a));
+  OBJSPY_ASSIGN(std::string tb, read_input_file(b));
   auto sa = parse_snapshot(ta);
   if (!sa.ok()) return make_error(Errc::io, fmt::format("{}: {}", a, sa.error().message));
   auto sb = parse_snapshot(tb);
@@ -47,7 +38,7 @@ Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
 }
 
 Status run_suspects(const std::string& file, std::size_t limit, bool json) {
-  OBJSPY_ASSIGN(std::string text, read_file(file));
+  OBJSPY_ASSIGN(std::string text, read_input_file(file));
   auto series = parse_series(text);
   if (!series.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, series.error().message));
   const auto used = trusted_only(std::move(series).value());

@@ -32,7 +32,10 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   if (o.growth) {
     // Like objgraph.show_growth(), against the census the previous run saved. The state is
     // locked from read to write so that overlapping cron runs do not interleave.
-    std::string path = o.state_path.empty() ? default_state_path(pid, sampler->process().start_time, r.names) : o.state_path;
+    std::string path = o.state_path;
+    if (path.empty()) {
+      OBJSPY_ASSIGN(path, default_state_path(pid, sampler->process().start_time, r.names));
+    }
     OBJSPY_ASSIGN(StateFile state, StateFile::open(path));
     OBJSPY_ASSIGN(auto previous, state.load());
     if (previous && !previous->trusted()) {  // only written by hand or by another tool: objspy saves trusted ones

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <new>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -38,9 +39,8 @@ int fail(const objspy::Error& raw) {
   return objspy::exit_code(e.code);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Everything main does; main only adds the last-resort handler.
+int run(int argc, char** argv) {
   using namespace objspy;
   CLI::App app{"objspy: count the objects of a running CPython process from outside, read-only"};
   app.set_version_flag("--version", std::string("objspy ") + OBJSPY_VERSION_STRING);
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   d->add_flag("-v,--verbose", dump.verbose, "Print where the layout came from and what was discovered, to stderr");
   d->add_flag("-q,--quiet", dump.quiet, "No summary line on stderr");
   d->add_flag("--growth", dump.growth, "Show what grew since the previous census of this process (like objgraph.show_growth())");
-  d->add_option("--state", dump.state_path, "State file for --growth (default: under ~/.cache/objspy, keyed by PID and start time)");
+  d->add_option("--state", dump.state_path, "State file for --growth (default: $STATE_DIRECTORY, $XDG_STATE_HOME/objspy, ~/.local/state/objspy or, for root, /var/lib/objspy; keyed by PID and start time)");
   d->add_option("command", dump.command, "Launch mode: the program to start, after --")->expected(-1);
   d->positionals_at_end();
 
@@ -160,4 +160,21 @@ int main(int argc, char** argv) {
     if (!st.ok()) return fail(st.error());
   }
   return 0;
+}
+
+}  // namespace
+
+// Errors are values: nothing below throws on any input (files are size-capped and parsed
+// without exceptions; the fuzz harnesses and the bad-file tests hold it to that). Should
+// something throw anyway, it ends as one line and exit 1 rather than an abort and a core dump
+// of a process that is often root.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fputs("objspy: error: out of memory (a bug: objspy bounds what it reads; please report it)\n", stderr);
+  } catch (const std::exception& e) {
+    std::fputs(fmt::format("objspy: error: internal error: {} (a bug; please report it)\n", objspy::escape_for_terminal(e.what())).c_str(), stderr);
+  }
+  return objspy::exit_code(objspy::Errc::internal);
 }

@@ -13,6 +13,7 @@
 #include "objspy/cli/periodic.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/following.hpp"
+#include "objspy/cli/safe_file.hpp"
 #include "objspy/core/escape.hpp"
 #include "objspy/output/render.hpp"
 
@@ -32,8 +33,9 @@ Status run_record(const RecordOptions& o) {
   FILE* out = stdout;
   std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
   if (!o.output.empty() && o.output != "-") {
-    file.reset(std::fopen(o.output.c_str(), "a"));
-    if (!file) return make_error(Errc::io, fmt::format("cannot open {} for writing", o.output));
+    // objspy runs as root: never appended through a link planted at that name, never a FIFO.
+    OBJSPY_ASSIGN(std::FILE* f, open_for_append(o.output));
+    file.reset(f);
     out = file.get();
   }
   auto write_line = [&](const std::string& line) {

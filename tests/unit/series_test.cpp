@@ -1,17 +1,11 @@
 #include <doctest/doctest.h>
 
-#include <fmt/format.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "objspy/census/series.hpp"
-#include "objspy/cli/state_file.hpp"
 
 using objspy::Snapshot;
 
@@ -201,60 +195,4 @@ TEST_CASE("documents carry their quality: walk.uncertain read, old documents fal
   auto none = objspy::parse_snapshot("{\"timestamp\": 2, \"types\": [], \"walk\": {\"complete\": false}}\n");
   REQUIRE(none.ok());
   CHECK_FALSE(none->trusted());  // nothing better: handed back, flagged
-}
-
-TEST_CASE("the state file is replaced atomically and a corrupt one is reported") {
-  // Per process: other checkouts' test runs on the same machine use the same /tmp.
-  auto dir = std::filesystem::temp_directory_path() / ("objspy-unit-state-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::string path = (dir / "sub" / "state.json").string();
-  {
-    auto f = objspy::cli::StateFile::open(path);
-    REQUIRE(f.ok());
-    auto empty = f->load();
-    REQUIRE(empty.ok());
-    CHECK_FALSE(empty->has_value());
-    REQUIRE(f->save(R"({"types": [{"name": "a", "count": 2}]})").ok());
-    auto back = f->load();
-    REQUIRE(back.ok());
-    CHECK((*back)->counts.at("a") == 2);
-  }
-  bool saw_state = false;
-  for (const auto& e : std::filesystem::directory_iterator(dir / "sub")) {
-    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);  // no leftovers
-    saw_state |= e.path().filename() == "state.json";
-  }
-  CHECK(saw_state);  // the loop above looked at the real directory
-  std::ofstream(path) << "{truncated";
-  auto f = objspy::cli::StateFile::open(path);
-  REQUIRE(f.ok());
-  auto bad = f->load();
-  REQUIRE_FALSE(bad.ok());
-  CHECK(bad.error().message.find("remove it") != std::string::npos);
-  std::filesystem::remove_all(dir);
-}
-
-TEST_CASE("the state file is never written through a planted link") {
-  auto dir = std::filesystem::temp_directory_path() / ("objspy-unit-links-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const auto victim = dir / "victim";
-  std::ofstream(victim) << "precious";
-  const std::string path = (dir / "state.json").string();
-  // A link where the lock goes: refused, the victim untouched.
-  std::filesystem::create_symlink(victim, path + ".lock");
-  CHECK_FALSE(objspy::cli::StateFile::open(path).ok());
-  std::filesystem::remove(path + ".lock");
-  // A link where the temporary file goes: the link is replaced, the victim untouched.
-  std::filesystem::create_symlink(victim, fmt::format("{}.tmp.{}", path, ::getpid()));
-  {
-    auto f = objspy::cli::StateFile::open(path);
-    REQUIRE(f.ok());
-    REQUIRE(f->save(R"({"types": [{"name": "a", "count": 2}]})").ok());
-  }
-  std::ifstream in(victim);
-  std::string content((std::istreambuf_iterator<char>(in)), {});
-  CHECK(content == "precious");
-  CHECK_FALSE(std::filesystem::is_symlink(path));
-  std::filesystem::remove_all(dir);
 }

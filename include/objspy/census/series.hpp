@@ -1,9 +1,13 @@
 // Censuses over time: snapshots read back from objspy's JSON/NDJSON, growth between two,
 // and leak suspects from a series.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -39,11 +43,22 @@ struct Snapshot {
 };
 
 Snapshot snapshot_of(const Census& c, NameForm form);
+
+// A count read from a file above this is corrupt: no heap holds 2^62 objects, and below it
+// the difference of two counts is exact in a signed 64-bit integer (Change::delta).
+inline constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 62;
+// One JSON document as objspy writes it: a census, or nullopt for an event line (`record`'s
+// {"event": ...}). Read without building a DOM (memory: the snapshot's names and counts). A
+// field of the wrong type, a count above kMaxCount or nesting deeper than 64 levels is an
+// error that names the field. `not_json` (if given) says whether the text failed as JSON
+// rather than as a census: NDJSON is not one document. Never throws. Err: io.
+Result<std::optional<Snapshot>> parse_census_document(std::string_view text, bool* not_json = nullptr);
 // One census document (as `dump --format json|ndjson` writes it); of an NDJSON stream, the
-// last trusted census line (the last census line if none is trusted). Err: io.
-Result<Snapshot> parse_snapshot(const std::string& json_text);
+// last trusted census line (the last census line if none is trusted). Err: io (an NDJSON
+// error names its line: "line N: ...").
+Result<Snapshot> parse_snapshot(std::string_view json_text);
 // Every census line of an NDJSON stream (`record`), trusted or not; event lines are skipped. Err: io.
-Result<std::vector<Snapshot>> parse_series(const std::string& ndjson_text);
+Result<std::vector<Snapshot>> parse_series(std::string_view ndjson_text);
 
 // The censuses of `series` that trends may be fitted to, and how many were left out.
 struct TrustedSeries {
@@ -56,7 +71,12 @@ struct Change {
   std::string name;
   std::uint64_t before = 0;
   std::uint64_t after = 0;
-  std::int64_t delta() const { return static_cast<std::int64_t>(after) - static_cast<std::int64_t>(before); }
+  // Exact for counts up to kMaxCount (files are checked against it); saturates beyond, never
+  // wraps to the wrong sign.
+  std::int64_t delta() const {
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    return after >= before ? static_cast<std::int64_t>(std::min(after - before, kMax)) : -static_cast<std::int64_t>(std::min(before - after, kMax));
+  }
 };
 
 // Types that grew from `before` to `after`, largest growth first (then name), like
