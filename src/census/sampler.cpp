@@ -130,7 +130,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   c.python_hexversion = layout.version.hex();
   c.debug_build = layout.version.debug_build;
   c.layout_source = layout.source;
-  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime));
+  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime, &fresh));
   for (const auto& s : interps.gc_states) {
     InterpreterStat is;
     is.index = s.interpreter_index;
@@ -222,7 +222,7 @@ Result<std::unique_ptr<Sampler>> Sampler::attach(pid_t pid, SampleOptions opts) 
     if (attempt == 0) { OBJSPY_ASSIGN(s->target_, locate_python(pid, map, cache)); }
     // 3.8-3.10 export no version number; the target's sys module has it. Every version: the
     // presence of sys.gettotalrefcount tells a Py_DEBUG build.
-    auto interps = find_interpreters(cache, &map, s->target_.layout, s->target_.image.runtime);
+    auto interps = find_interpreters(cache, &map, s->target_.layout, s->target_.image.runtime, &s->impl_->live);
     if (!interps.ok()) {
       if (interps.error().code == Errc::corrupt_target && attempt + 1 < kMapTries) continue;
       return interps.take_error();

@@ -1,6 +1,7 @@
 #include "objspy/python/gc_state.hpp"
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include <fmt/format.h>
@@ -29,26 +30,37 @@ Result<bool> plausible_link(MemoryReader& mem, const MemoryMap* map, std::uint64
   return readable(mem, map, RemoteAddr(w), 16);
 }
 
-// A list sentinel: both links point to itself (empty) or to plausible nodes.
-Result<bool> sentinel_ok(MemoryReader& mem, const MemoryMap* map, RemoteAddr head) {
-  std::uint64_t links[2];
+// A list sentinel: both links point to itself (empty) or to plausible nodes. A busy target
+// rewrites the links of its lists all the time and frees what they pointed to (a whole arena
+// may go back to the system), so a link that fails is read again from the target itself
+// (`fresh`, never a cache): only one that stays put while pointing nowhere is bad.
+Result<bool> sentinel_ok(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, RemoteAddr head) {
+  constexpr int kRereads = 8;
+  std::array<std::uint64_t, 2> links{};
   auto r = mem.read(head, std::as_writable_bytes(std::span(links)));
-  if (!r.ok()) {
-    if (r.error().code == Errc::bad_address) return false;
-    return r.take_error();
+  for (int round = 0;; ++round) {
+    if (!r.ok()) {
+      if (r.error().code == Errc::bad_address) return false;
+      return r.take_error();
+    }
+    bool ok = true;
+    for (std::uint64_t w : links) {
+      if ((w & ~std::uint64_t{3}) == head.value()) continue;
+      OBJSPY_ASSIGN(ok, plausible_link(mem, map, w));
+      if (!ok) break;
+    }
+    if (ok) return true;
+    if (round == kRereads) return false;
+    const auto before = links;
+    r = fresh.read(head, std::as_writable_bytes(std::span(links)));
+    if (r.ok() && links == before) return false;
   }
-  for (std::uint64_t w : links) {
-    if ((w & ~std::uint64_t{3}) == head.value()) continue;
-    OBJSPY_ASSIGN(bool ok, plausible_link(mem, map, w));
-    if (!ok) return false;
-  }
-  return true;
 }
 
 // Try the GC state at `base`: follow generation0 where the layout has it (it also finds the
 // Debian 3.13 generations at +20), then check every sentinel.
-Result<std::optional<GcState>> try_gc_state(MemoryReader& mem, const MemoryMap* map, const GcLayout& g, RemoteAddr base,
-                                            std::string* note) {
+Result<std::optional<GcState>> try_gc_state(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const GcLayout& g,
+                                            RemoteAddr base, std::string* note) {
   GcState s;
   s.base = base;
   if (g.generation0) {
@@ -68,7 +80,7 @@ Result<std::optional<GcState>> try_gc_state(MemoryReader& mem, const MemoryMap* 
   s.permanent = base + g.permanent;
   s.collecting = base + g.collecting;
   for (RemoteAddr h : {s.heads[0], s.heads[1], s.heads[2], s.permanent}) {
-    OBJSPY_ASSIGN(bool ok, sentinel_ok(mem, map, h));
+    OBJSPY_ASSIGN(bool ok, sentinel_ok(mem, fresh, map, h));
     if (!ok) return std::optional<GcState>{};
   }
   return std::optional<GcState>(s);
@@ -77,8 +89,8 @@ Result<std::optional<GcState>> try_gc_state(MemoryReader& mem, const MemoryMap* 
 // When the table offset of the GC state fails validation (a build with other struct
 // padding, a patch release that moved fields), find it by its self-pointer: generation0
 // holds the address of the first head, a fixed distance before it.
-Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, const MemoryMap* map, const GcLayout& g, RemoteAddr container,
-                                                 std::uint64_t span, std::string* note) {
+Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const GcLayout& g,
+                                                 RemoteAddr container, std::uint64_t span, std::string* note) {
   if (!g.generation0) return std::optional<GcState>{};
   std::vector<std::uint64_t> words(span / 8);
   if (!mem.read(container, std::as_writable_bytes(std::span(words))).ok()) return std::optional<GcState>{};
@@ -88,7 +100,7 @@ Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, const Memory
     std::uint64_t base = here - *g.generation0;
     std::uint64_t w = words[i];
     if (w < base || w >= here) continue;
-    OBJSPY_ASSIGN(auto s, try_gc_state(mem, map, g, RemoteAddr(base), nullptr));
+    OBJSPY_ASSIGN(auto s, try_gc_state(mem, fresh, map, g, RemoteAddr(base), nullptr));
     if (s) {
       if (note) *note = fmt::format("GC state found at interpreter+{:#x} by its generation0 pointer", base - container.value());
       return s;
@@ -99,7 +111,9 @@ Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, const Memory
 
 }  // namespace
 
-Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime) {
+Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime,
+                                       MemoryReader* fresh_reader) {
+  MemoryReader& fresh = fresh_reader ? *fresh_reader : mem;
   Interpreters out;
   OBJSPY_ASSIGN(RemoteAddr head, mem.ptr(runtime + l.rt_interpreters_head));
   OBJSPY_ASSIGN(out.main, mem.ptr(runtime + l.rt_interpreters_main));
@@ -132,10 +146,10 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
     RemoteAddr base = container + (in_runtime ? *l.rt_gc : l.interp_gc);
     if (gc_seen.count(base.value())) continue;  // 3.8: one GC state shared by all
     std::string note;
-    OBJSPY_ASSIGN(auto state, try_gc_state(mem, map, l.gc, base, &note));
+    OBJSPY_ASSIGN(auto state, try_gc_state(mem, fresh, map, l.gc, base, &note));
     if (!state) {
       std::uint64_t span = in_runtime ? 4096 : std::max<std::uint64_t>(l.interp_size_hint, 16384);
-      OBJSPY_ASSIGN(state, scan_for_gc_state(mem, map, l.gc, container, std::min<std::uint64_t>(span, 1 << 20), &note));
+      OBJSPY_ASSIGN(state, scan_for_gc_state(mem, fresh, map, l.gc, container, std::min<std::uint64_t>(span, 1 << 20), &note));
     }
     if (!state)
       return make_error(Errc::corrupt_target,

@@ -28,8 +28,11 @@ struct Interpreters {
 };
 
 // Walk _PyRuntime.interpreters and validate each GC state against invariants CPython keeps
-// (§1.5 of the internals notes). `map` may be null (test memory). Err: corrupt_target.
-Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime);
+// (§1.5 of the internals notes). `map` may be null (test memory). `fresh` reads the target
+// past any cache (`mem` itself when null): a list head whose link fails is read again through
+// it, as a busy target moves its links. Err: corrupt_target.
+Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime,
+                                       MemoryReader* fresh = nullptr);
 
 // Version facts only the target's sys module knows: sys.hexversion (the exact version of
 // 3.8-3.10, which export no Py_Version) and whether sys.gettotalrefcount exists (Py_DEBUG).
