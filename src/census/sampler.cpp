@@ -66,11 +66,15 @@ struct Hold {
 
 // The target ready for a census: with --pause, held outside any collection. A target held
 // inside one cannot finish it and its lists are half rewritten, so it is let go until the
-// collection is over and held again. Bounded (20 holds, and the census's deadline): one that
-// is always collecting is walked anyway, and the walk reports the collection.
+// collection is over and held again. Bounded (20 holds, and half the time the census has):
+// one that is always collecting is walked anyway, and the walk reports the collection.
 Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, MemoryReader& fresh, const Layout& layout, RemoteAddr runtime,
                              CensusBudget& budget) {
   std::vector<RemoteAddr> collecting;  // every interpreter's flag, found once
+  const auto now = CensusBudget::Clock::now();
+  const auto give_up = budget.counting_deadline() == CensusBudget::Clock::time_point::max()
+                           ? CensusBudget::Clock::time_point::max()
+                           : now + (std::max(budget.counting_deadline(), now) - now) / 2;
   for (int hold = 0;; ++hold) {
     Hold h;
     if (pause) {
@@ -83,7 +87,7 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, Memory
     }
     h.map = std::move(*map);
     // objspy on its way out (a stop signal, or its command ending) holds nothing again.
-    if (!pause || hold == 20 || ProcessPause::ending() || ProcessPause::stop_signal() != 0 || budget.expired()) return h;
+    if (!pause || hold == 20 || ProcessPause::ending() || ProcessPause::stop_signal() != 0 || CensusBudget::Clock::now() >= give_up) return h;
     if (collecting.empty()) {
       auto interps = find_interpreters(fresh, &h.map, layout, runtime, budget.limits().max_interpreters);
       if (!interps.ok()) return h;  // the census will say what is wrong
@@ -118,7 +122,9 @@ Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const L
   for (const auto& s : interps.gc_states) {
     InterpreterStat& is = c.interpreters[static_cast<std::size_t>(&s - interps.gc_states.data())];
     for (std::size_t gen = 0; gen < 4; ++gen) {
-      if (budget.steps >= max_steps || budget.deadline_passed()) {
+      if (budget.steps >= max_steps || budget.expired()) {
+        if (budget.steps >= max_steps)
+          budget.hit(CensusBudget::Kind::steps, fmt::format("the walk reached its bound of {} objects over all lists (the target's writable memory / 32)", max_steps));
         ++not_walked;
         continue;
       }
@@ -278,12 +284,13 @@ Result<Census> Sampler::sample() {
     CensusBudget budget(opts_.limits, deadline);
     auto t0 = std::chrono::steady_clock::now();
     std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
-    // --pause: room for the copy is made before the hold, from the map as it is now.
+    // --pause: room for the copy is made before the hold, from the map as it is now: as much
+    // as the target has in memory there (not the size of its mappings, which cost it nothing).
     std::optional<SnapshotReader> copy;
     if (opts_.pause) {
       if (auto pre = read_memory_map(pid); pre.ok()) {
-        std::uint64_t need = 0;
-        (void)SnapshotReader::plan(*pre, &need);
+        std::uint64_t mapped = 0, need = 0;
+        (void)SnapshotReader::resident(pid, SnapshotReader::plan(*pre, &mapped), &need);
         if (need <= opts_.copy_budget) {
           auto r = SnapshotReader::reserve(impl_->live, need + need / 16 + (16ULL << 20));  // room to grow until the hold
           if (r.ok()) copy.emplace(std::move(*r));
@@ -293,9 +300,10 @@ Result<Census> Sampler::sample() {
     OBJSPY_ASSIGN(Hold held, hold_for_census(pid, opts_.pause, opts_.pause_timeout_ms, impl_->live, target_.layout, target_.image.runtime, budget));
     bool from_copy = false;
     if (held.pause && copy) {
-      std::uint64_t need = 0;
-      auto plan = SnapshotReader::plan(held.map, &need);
-      OBJSPY_ASSIGN(bool fits, copy->copy(plan));
+      std::uint64_t mapped = 0, need = 0;
+      auto planned = SnapshotReader::plan(held.map, &mapped);
+      auto ranges = SnapshotReader::resident(pid, planned, &need);
+      OBJSPY_ASSIGN(bool fits, copy->copy(planned, ranges));
       if (fits) {
         held.pause->resume();  // the hold ends with the copy
         from_copy = true;

@@ -54,8 +54,8 @@ class CensusBudget {
   // Whether the counting deadline has passed; the first time it has, that is recorded as a
   // reason.
   bool expired();
-  // The same, reading the clock only every 1024th call (hot loops).
-  bool expired_sometimes() { return (++calls_ & 1023) == 0 ? expired() : expired_; }
+  // The same, reading the clock only every 256th call (hot loops).
+  bool expired_sometimes() { return (++calls_ & 255) == 0 ? expired() : expired_; }
   bool deadline_passed() const { return expired_; }
   // Whether the census's own deadline has passed (naming types; recorded the same way).
   bool naming_expired();
