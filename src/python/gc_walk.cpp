@@ -85,7 +85,9 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
   constexpr std::uint64_t kMask = ~std::uint64_t{3};  // low bits are flags in both links
   const std::uint64_t obj_off = ctx.layout.gc_head_size;
   const std::uint64_t type_off = obj_off + ctx.layout.ob_type;
+  CensusBudget& budget = ctx.budget;
   auto stop = [&](std::string why) {
+    budget.steps += r.objects;
     r.complete = false;
     r.problem = std::move(why);
     return r;
@@ -99,14 +101,15 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
   // was diverted into another list (or garbage).
   std::uint64_t saved = g;
   std::uint64_t power = 1, lambda = 0;
-  CensusBudget& budget = ctx.budget;
+  // The bound is over the whole census: lists that share nodes cannot multiply it. What is
+  // left of it, counted here and added to the census's steps when the list ends.
+  const std::uint64_t room = ctx.max_steps > budget.steps ? ctx.max_steps - budget.steps : 0;
   while (g != head.value()) {
-    // The bound is over the whole census: lists that share nodes cannot multiply it.
-    if (budget.steps >= ctx.max_steps) {
+    if (r.objects >= room) {
       budget.hit(CensusBudget::Kind::steps, fmt::format("the walk reached its bound of {} objects over all lists (the target's writable memory / 32)", ctx.max_steps));
       return stop(fmt::format("stopped after {} objects: the census's bound of {} objects over all lists was reached", r.objects, ctx.max_steps));
     }
-    if (budget.expired_sometimes()) return stop(fmt::format("stopped after {} objects: the census's deadline passed", r.objects));
+    if ((r.objects & 1023) == 1023 && budget.expired()) return stop(fmt::format("stopped after {} objects: the census's deadline passed", r.objects));
     if (g == 0 || (g & 7)) return stop(fmt::format("bad link {:#x} after {} objects", g, r.objects));
     if (ctx.known_heads.contains(g))
       return stop(fmt::format("reached another list's head after {} objects (a collection moved objects)", r.objects));
@@ -134,12 +137,12 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
       counts.add(type);
     }
     ++r.objects;
-    ++budget.steps;
     prev = g;
     g = node[0] & kMask;
     if (g == saved) return stop(fmt::format("list loops without reaching its head after {} objects", r.objects));
     if (++lambda == power) { saved = g; power <<= 1; lambda = 0; }
   }
+  budget.steps += r.objects;
   if (r.broken_links) r.complete = false, r.problem = fmt::format("{} back links did not match (the list changed during the walk)", r.broken_links);
   return r;
 }
