@@ -30,6 +30,8 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   j["types"] = types;
   json warnings = json::array();
   for (const auto& w : c.walk.warnings) warnings.push_back(sanitize_utf8(w));
+  json limits = json::array();
+  for (const auto& w : c.walk.limits) limits.push_back(sanitize_utf8(w));
   j["walk"] = {{"complete", c.walk.complete},
                {"method", c.walk.method},
                {"objects_reached", c.walk.objects_reached},
@@ -39,6 +41,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                {"recovered", c.walk.recovered},
                {"torn", c.walk.torn},
                {"retried", c.walk.retried},
+               {"limits", limits},
                {"warnings", warnings}};
   j["duration_ms"] = c.duration_ms;
   j["pause_ms"] = c.pause_ms >= 0 ? json(c.pause_ms) : json(nullptr);

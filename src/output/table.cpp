@@ -31,6 +31,7 @@ std::string render_summary(const Census& c) {
                               c.generations[0], c.generations[1], c.generations[2], c.frozen);
   const char* retried = c.walk.retried ? ", after a retry" : "";
   if (c.walk.complete) s += "complete";
+  else if (!c.walk.limits.empty()) s += fmt::format("INCOMPLETE (stopped at {} limit{} of the census budget)", c.walk.limits.size(), c.walk.limits.size() == 1 ? "" : "s");
   else if (c.walk.method == "walk") s += fmt::format("INCOMPLETE ({} broken links{})", c.walk.broken_links, retried);
   else if (c.walk.torn) s += fmt::format("INCOMPLETE (a collection ran through it{})", retried);
   else s += fmt::format("within {} objects (coverage {:.2f}%, {} links re-read{})", c.walk.uncertain, coverage(c.walk, c.total) * 100, c.walk.recovered, retried);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -10,8 +11,6 @@
 
 namespace objspy {
 namespace {
-
-constexpr std::size_t kMaxInterpreters = 4096;
 
 // The map may be older than the heap (new arenas are mapped all the time): an address it does
 // not know is asked of the target itself before being called bad.
@@ -112,18 +111,26 @@ Result<std::optional<GcState>> scan_for_gc_state(MemoryReader& mem, MemoryReader
 }  // namespace
 
 Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime,
-                                       MemoryReader* fresh_reader) {
+                                       std::size_t max_interpreters, MemoryReader* fresh_reader) {
   MemoryReader& fresh = fresh_reader ? *fresh_reader : mem;
   Interpreters out;
   OBJSPY_ASSIGN(RemoteAddr head, mem.ptr(runtime + l.rt_interpreters_head));
   OBJSPY_ASSIGN(out.main, mem.ptr(runtime + l.rt_interpreters_main));
   if (head.null())
     return make_error(Errc::not_python, "the Python runtime is not initialised (no interpreter yet, or already finalised)");
+  max_interpreters = std::max<std::size_t>(max_interpreters, 1);
   std::set<std::uint64_t> seen;
+  auto usable = [&](RemoteAddr it) -> Result<bool> {
+    if (!it.aligned(8)) return false;
+    return readable(mem, map, it, 8);
+  };
   for (RemoteAddr it = head; !it.null(); ) {
-    bool ok = it.aligned(8);
-    if (ok) { OBJSPY_ASSIGN(ok, readable(mem, map, it, 8)); }
-    if (!ok || !seen.insert(it.value()).second || seen.size() > kMaxInterpreters)
+    if (out.all.size() == max_interpreters) {
+      out.truncated = true;
+      break;
+    }
+    OBJSPY_ASSIGN(bool ok, usable(it));
+    if (!ok || !seen.insert(it.value()).second)
       return make_error(Errc::corrupt_target, fmt::format("the interpreter list is broken at {:#x}", it.value()));
     out.all.push_back(it);
     OBJSPY_ASSIGN(it, mem.ptr(it + l.interp_next));
@@ -132,14 +139,28 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
 
   // Listed main first, then the others in creation order (the list is newest first). The list
   // order alone is not enough: an embedder can create and end interpreters in any order, and
-  // the main one need not be last (uWSGI, weechat).
+  // the main one need not be last (uWSGI, weechat). A list cut short may not reach the main
+  // one: it is read all the same, in place of the last one read.
   std::vector<RemoteAddr> order;
-  if (std::find(out.all.begin(), out.all.end(), out.main) != out.all.end()) order.push_back(out.main);
+  if (std::find(out.all.begin(), out.all.end(), out.main) != out.all.end()) {
+    order.push_back(out.main);
+  } else if (out.truncated) {
+    OBJSPY_ASSIGN(bool ok, usable(out.main));
+    if (ok) {
+      order.push_back(out.main);
+      out.all.back() = out.main;
+    }
+  }
   for (auto it = out.all.rbegin(); it != out.all.rend(); ++it)
     if (*it != out.main) order.push_back(*it);
 
   std::set<std::uint64_t> gc_seen;
   std::int64_t next_index = 1;
+  // Where a scan found the GC state in its container: the other interpreters of the same build
+  // have it at the same place. A scan reads up to 1 MiB and tries every self-pointer in it, so
+  // a census makes at most one.
+  std::optional<std::uint64_t> scanned_at;
+  bool scanned = false;
   for (RemoteAddr interp : order) {
     const bool in_runtime = l.rt_gc.has_value();
     RemoteAddr container = in_runtime ? runtime : interp;
@@ -147,16 +168,21 @@ Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, 
     if (gc_seen.count(base.value())) continue;  // 3.8: one GC state shared by all
     std::string note;
     OBJSPY_ASSIGN(auto state, try_gc_state(mem, fresh, map, l.gc, base, &note));
-    if (!state) {
+    if (!state && scanned_at) {
+      OBJSPY_ASSIGN(state, try_gc_state(mem, fresh, map, l.gc, container + *scanned_at, nullptr));
+    }
+    if (!state && !scanned) {
+      scanned = true;
       std::uint64_t span = in_runtime ? 4096 : std::max<std::uint64_t>(l.interp_size_hint, 16384);
       OBJSPY_ASSIGN(state, scan_for_gc_state(mem, fresh, map, l.gc, container, std::min<std::uint64_t>(span, 1 << 20), &note));
+      if (state) scanned_at = state->base.value() - container.value();
     }
     if (!state)
       return make_error(Errc::corrupt_target,
                         fmt::format("no valid GC state in interpreter {:#x} (Python {}: offsets do not match this build)", interp.value(),
                                     l.version.str()));
     if (!gc_seen.insert(state->base.value()).second) continue;  // found by scan: shared all the same
-    if (!note.empty()) out.notes.push_back(note);
+    if (!note.empty() && std::find(out.notes.begin(), out.notes.end(), note) == out.notes.end()) out.notes.push_back(note);
     state->interpreter_index = interp == out.main ? 0 : next_index++;
     out.gc_states.push_back(*state);
   }

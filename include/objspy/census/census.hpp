@@ -37,6 +37,9 @@ struct WalkStatus {
   std::uint64_t recovered = 0;        // links repaired by re-reading the target
   bool torn = false;                  // a list was abandoned or a collection overlapped: partial
   bool retried = false;
+  // The census budgets that ran out (deadline, interpreters, steps, types, name bytes, dict
+  // entries; python/budget.hpp), each in words: the census stopped early there, a partial count.
+  std::vector<std::string> limits;
   std::vector<std::string> warnings;  // raw text: escape before printing
 };
 
