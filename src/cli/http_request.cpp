@@ -93,7 +93,7 @@ Response respond(const Head& head, const std::function<std::string()>& metrics) 
   // taken for the next request.
   const bool close = !req.keep_alive || req.has_body;
   if (!get && !head_only) return make(405, kTextType, "method not allowed\n", close, false, "Allow: GET, HEAD\r\n");
-  if (req.has_body) return make(400, kTextType, "a GET or HEAD request has no body\n", true, false);
+  if (req.has_body) return make(400, kTextType, "a GET or HEAD request has no body\n", true, head_only);
   const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
   if (path == "/metrics") {
     Response r = make(200, kMetricsType, metrics(), close, head_only);
