@@ -203,6 +203,7 @@ TEST_CASE("request heads: where they end, complete, incomplete, pipelined, too l
   REQUIRE(body.status == oh::HeadStatus::complete);
   CHECK(body.request.has_body);
   CHECK(oh::parse_request_head("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 8192).request.has_body);
+  CHECK_FALSE(oh::parse_request_head("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 8192).request.has_body);
   auto old = oh::parse_request_head("GET / HTTP/1.0\r\n\r\n", 8192);
   CHECK(old.request.version == 10);
   CHECK_FALSE(old.request.keep_alive);
