@@ -91,3 +91,46 @@ TEST_CASE("a slow-client flood of 500 connections: every scrape answered within 
   kill(exporter.pid(), SIGTERM);
   CHECK(exporter.stderr_line("exporter stopped", itest::kPatience, &seen));
 }
+
+TEST_CASE("under a low open file limit the caps shrink to fit, and a flood far over them still leaves every scrape answered") {
+  flood::raise_open_file_limit();
+  const auto* py = itest::plain_python();
+  REQUIRE(py);
+  itest::Target t(*py, "idle.py");
+  std::string err;
+  REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
+  // 256 files: 192 connections in all, 96 per client; the flood of 500 from the scraper's
+  // address keeps pushing its own oldest connections out.
+  itest::Target exporter({"prlimit", "--nofile=256:256", "--", itest::objspy({})[0], "serve", "--pid", std::to_string(t.pid()), "--listen",
+                          "127.0.0.1:0", "--interval", "200ms"});
+  std::string seen;
+  REQUIRE_MESSAGE(exporter.stderr_line("serving at most 192 HTTP connections", itest::kPatience, &seen), seen);
+  auto line = exporter.stderr_line("serving metrics", itest::kPatience, &seen);
+  REQUIRE_MESSAGE(line, seen);
+  const auto colon = line->rfind(':'), slash = line->find("/metrics");
+  const auto to = flood::loopback("127.0.0.1", std::stoi(line->substr(colon + 1, slash - colon - 1)));
+  {
+    flood::SlowFlood attack(to, 500, "127.0.0.1");
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         attack.connects() < 2000 && std::chrono::steady_clock::now() < until;)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    REQUIRE(attack.connects() >= 2000);  // over the cap: connections pushed out and renewed
+    double slowest = 0;
+    std::size_t most = 0;
+    for (int i = 0; i < 20; ++i) {
+      most = std::max(most, open_files(exporter.pid()));
+      auto r = flood::scrape(to, "127.0.0.1", "/metrics", 5);
+      CAPTURE(i);
+      CHECK(r.answered);
+      CHECK(r.status == 200);
+      CHECK(r.seconds < 1.0);
+      slowest = std::max(slowest, r.seconds);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    MESSAGE(fmt::format("slowest scrape {:.1f} ms; objspy's open files at most {}; flood: {} connects", slowest * 1000, most,
+                        attack.connects()));
+    CHECK(most <= 256);
+  }
+  kill(exporter.pid(), SIGTERM);
+  CHECK(exporter.stderr_line("exporter stopped", itest::kPatience, &seen));
+}
