@@ -48,18 +48,19 @@ std::string prometheus_label_value(std::string_view raw) {
   const std::string utf8 = sanitize_utf8(raw);
   std::string out;
   out.reserve(utf8.size());
-  for (std::size_t i = 0; i < utf8.size(); ++i) {
-    const auto ch = static_cast<unsigned char>(utf8[i]);
-    const bool c1 = ch == 0xC2 && i + 1 < utf8.size() && static_cast<unsigned char>(utf8[i + 1]) <= 0x9F;  // U+0080..U+009F
-    if (ch == '\\') out += "\\\\";
-    else if (ch == '"') out += "\\\"";
-    else if (ch == '\n') out += "\\n";
-    else if (ch < 0x20 || ch == 0x7f || c1) {
-      out += "\xEF\xBF\xBD";  // U+FFFD: no control character reaches a scraper's terminal
-      if (c1) ++i;
-    } else {
-      out += static_cast<char>(ch);
-    }
+  for (std::size_t i = 0; i < utf8.size();) {
+    // Valid UTF-8 now: the sequence length is in the lead byte.
+    const auto lead = static_cast<unsigned char>(utf8[i]);
+    const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    char32_t cp = n == 1 ? lead : lead & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3F);
+    if (cp == '\\') out += "\\\\";
+    else if (cp == '"') out += "\\\"";
+    else if (cp == '\n') out += "\\n";
+    else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xA0) || is_invisible(cp))
+      out += "\xEF\xBF\xBD";  // U+FFFD: no control or invisible character reaches a scraper's screen
+    else out.append(utf8, i, n);
+    i += n;
   }
   return out;
 }

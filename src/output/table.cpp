@@ -13,7 +13,7 @@ std::string render_table(const Census& c, const RenderOptions& o) {
   shown.reserve(rows.size());
   std::size_t width = 0;
   for (const auto& r : rows) {
-    shown.push_back(escape_for_terminal(r.name));
+    shown.push_back(escape_for_terminal(r.name, kNameColumns));
     width = std::max(width, display_width(shown.back()));
   }
   std::string out;

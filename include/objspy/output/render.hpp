@@ -9,12 +9,17 @@
 
 namespace objspy {
 
+// Tables cut a name wider than this (after escaping) to its start and end around a "…", so
+// one hostile name of any length cannot widen every row; JSON keeps names whole.
+constexpr std::size_t kNameColumns = 60;
+
 struct RenderOptions {
   NameForm names = NameForm::short_name;
   std::size_t limit = 10;  // 0: all types
 };
 
-// objgraph.show_most_common_types(): "%-*s %i" rows, names padded to the widest shown.
+// objgraph.show_most_common_types(): "%-*s %i" rows, names padded to the widest shown (names
+// cut to kNameColumns).
 std::string render_table(const Census& c, const RenderOptions& o);
 // One-line human summary for stderr: pid, version, totals, walk status, time.
 std::string render_summary(const Census& c);
