@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "objspy/census/collector_stat.hpp"
 #include "objspy/process/cached_reader.hpp"
 #include "objspy/process/live_reader.hpp"
 #include "objspy/process/pause.hpp"
@@ -131,6 +132,12 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   c.debug_build = layout.version.debug_build;
   c.layout_source = layout.source;
   OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime));
+  // The collector's own figures, read fresh before the count.
+  std::vector<CollectorFigures> collectors;
+  for (const auto& s : interps.gc_states) {
+    OBJSPY_ASSIGN(CollectorFigures f, read_collector(fresh, layout, s));
+    collectors.push_back(std::move(f));
+  }
   for (const auto& s : interps.gc_states) {
     InterpreterStat is;
     is.index = s.interpreter_index;
@@ -196,6 +203,10 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   frozen.for_each([&](std::uint64_t t, std::uint64_t n) { cold.emplace_back(t, n); });
   for (auto [t, n] : live) { OBJSPY_ASSIGN(TypeStat* s, stat_for(t)); s->count += n; }
   for (auto [t, n] : cold) { OBJSPY_ASSIGN(TypeStat* s, stat_for(t)); s->frozen += n; }
+  for (std::size_t k = 0; k < c.interpreters.size() && k < collectors.size(); ++k) {
+    OBJSPY_ASSIGN(c.interpreters[k].gc, collector_stat(collectors[k], namer));
+    for (auto& w : collector_warnings(c.interpreters[k])) c.walk.warnings.push_back(std::move(w));
+  }
   return c;
 }
 
