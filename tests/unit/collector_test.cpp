@@ -465,7 +465,7 @@ TEST_CASE("Prometheus: the OpenTelemetry cpython.gc counters and objspy_gc gauge
                            "cpython_gc_uncollectable_objects_total{interpreter=\"0\",generation=\"2\"} 1\n",
                            "# TYPE objspy_gc_threshold gauge\n",
                            "objspy_gc_threshold{interpreter=\"0\",generation=\"0\"} 1234\n",
-                           "objspy_gc_count{interpreter=\"0\",generation=\"1\"} 2\n",
+                           "objspy_gc_count_since_collection{interpreter=\"0\",generation=\"1\"} 2\n",
                            "objspy_gc_enabled{interpreter=\"0\"} 0\n",
                            "objspy_gc_garbage_objects{interpreter=\"0\"} 5\n",
                            "objspy_gc_collecting{interpreter=\"0\"} 0\n"})
