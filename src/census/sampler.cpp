@@ -132,12 +132,6 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   c.debug_build = layout.version.debug_build;
   c.layout_source = layout.source;
   OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime));
-  // The collector's own figures, read fresh before the count.
-  std::vector<CollectorFigures> collectors;
-  for (const auto& s : interps.gc_states) {
-    OBJSPY_ASSIGN(CollectorFigures f, read_collector(fresh, layout, s));
-    collectors.push_back(std::move(f));
-  }
   for (const auto& s : interps.gc_states) {
     InterpreterStat is;
     is.index = s.interpreter_index;
@@ -148,6 +142,12 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
       c.walk.torn = true;
       c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", s.interpreter_index));
     }
+  }
+  // The collector's own figures, read fresh once no collection runs (or the wait gave up).
+  std::vector<CollectorFigures> collectors;
+  for (const auto& s : interps.gc_states) {
+    OBJSPY_ASSIGN(CollectorFigures f, read_collector(fresh, layout, s));
+    collectors.push_back(std::move(f));
   }
 
   TypeValidator validator(mem, map, layout);

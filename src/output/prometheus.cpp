@@ -76,7 +76,9 @@ void collector_series(std::string& out, const Census& c) {
                  stat(&GcGenerationStat::uncollectable));
   per_generation("objspy_gc_threshold", "gauge", "Collection threshold of each generation (gc.get_threshold()).",
                  [](const CollectorStat& g, std::size_t gen) -> Opt { return g.thresholds ? Opt((*g.thresholds)[gen]) : std::nullopt; });
-  per_generation("objspy_gc_count_since_collection", "gauge", "Each generation's count since it was last collected, as gc.get_count() gives it (generation 0: allocations minus deallocations of GC objects; older ones: collections of the generation below).",
+  per_generation("objspy_gc_count_since_collection", "gauge",
+                 "Each generation's count since it was last collected (gc.get_count()): generation 0 GC objects allocated minus freed, "
+                 "the older ones collections of the generation below.",
                  [](const CollectorStat& g, std::size_t gen) -> Opt { return g.counts ? Opt((*g.counts)[gen]) : std::nullopt; });
   per_interpreter("objspy_gc_enabled", "Whether automatic collection is enabled (gc.isenabled()).",
                   [](const InterpreterStat& is) -> Opt { return is.gc.enabled ? Opt(*is.gc.enabled ? 1 : 0) : std::nullopt; });

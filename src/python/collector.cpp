@@ -195,6 +195,11 @@ Result<CollectorFigures> read_collector(MemoryReader& mem, const Layout& l, cons
   const GcLayout& g = l.gc;
   // The whole state in one read: the figures in it are as close to one moment as a running
   // target allows.
+  // Every offset of the table must lie inside the state it describes (a table bug, not the target's).
+  std::uint64_t end = std::max({g.enabled + 4, g.debug + 4, g.collecting + 4, g.garbage + 8, g.callbacks + 8,
+                                g.stats + (g.stats_kind == GcStatsKind::inline_array ? 3 * g.stats_stride : 8),
+                                g.visited_space ? *g.visited_space + 4 : 0});
+  if (end > g.size) return make_error(Errc::internal, fmt::format("the collector's layout for Python {} runs past its GC state", l.version.str()));
   OBJSPY_ASSIGN(auto state, read_block(mem, s.base, g.size));
   if (!state) {
     f.notes.push_back(fmt::format("the GC state at {:#x} cannot be read", s.base.value()));

@@ -107,6 +107,13 @@ TEST_CASE("the collector's figures equal the target's own gc module, on every in
     for (const auto& b : bad) all += "\n  " + b;
     CHECK_MESSAGE(bad.empty(), py.label << ":" << all);
     CHECK(j.at("frozen") == s.truth.at("frozen"));
+    // The same from a --pause copy of the target's memory, and with the lists walked.
+    for (const char* how : {"--pause", "--method=walk"}) {
+      auto other = itest::run(itest::objspy({"dump", "--pid", pid, "--format", "json", how}));
+      REQUIRE_MESSAGE(other.exit_code == 0, how << ": " << other.err);
+      auto diff = compare(s.truth, json::parse(other.out)["interpreters"][0]["gc"]);
+      CHECK_MESSAGE(diff.empty(), how << ": " << (diff.empty() ? "" : diff[0]));
+    }
     // The two findings: in the JSON warnings and as warning lines on stderr.
     const auto garbage = fmt::format("gc.garbage holds {} objects (", s.truth.at("garbage").get<long long>());
     CHECK(contains(j["walk"]["warnings"], "interpreter 0: the garbage collector is disabled"));
