@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "objspy/census/type_table.hpp"
+#include "objspy/census/collector_stat.hpp"
 #include "objspy/process/cached_reader.hpp"
 #include "objspy/process/live_reader.hpp"
 #include "objspy/process/pause.hpp"
@@ -185,6 +186,12 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
     c.walk.torn = true;
     c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", interps.gc_states[k].interpreter_index));
   }
+  // The collector's own figures, read fresh once no collection runs (or the wait gave up).
+  std::vector<CollectorFigures> collectors;
+  for (const auto& s : interps.gc_states) {
+    OBJSPY_ASSIGN(CollectorFigures f, read_collector(fresh, layout, s));
+    collectors.push_back(std::move(f));
+  }
 
   // Bounded tables: a hostile target's million types cost the first max_types of them.
   TypeValidator validator(mem, map, layout, lim.max_types + 4096);
@@ -220,6 +227,12 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
 
   ObjectReader objs(mem, layout);
   OBJSPY_TRY(name_types(c, counts, frozen, objs, budget));
+  // The types gc.garbage holds, named under the same budget.
+  TypeNamer namer(objs, &budget);
+  for (std::size_t k = 0; k < c.interpreters.size() && k < collectors.size(); ++k) {
+    OBJSPY_ASSIGN(c.interpreters[k].gc, collector_stat(collectors[k], namer));
+    for (auto& w : collector_warnings(c.interpreters[k])) c.walk.warnings.push_back(std::move(w));
+  }
   // A census that ran out of any budget stopped early somewhere: a partial count.
   if (budget.any_hit()) {
     c.walk.complete = false;

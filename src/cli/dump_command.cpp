@@ -7,6 +7,7 @@
 #include "objspy/cli/state_file.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/output/render.hpp"
 
 namespace objspy::cli {
 namespace {
@@ -52,7 +53,10 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
-  if (!o.quiet) note(render_summary(c));
+  if (!o.quiet) {
+    note(render_summary(c));
+    for (const auto& line : render_gc_summary(c)) note(line);
+  }
   for (const auto& w : c.walk.warnings) note("warning: " + w);
   // Exit 8 by the same rule: an estimated census within tolerance is a result, not a failure.
   if (!trusted_census(c)) {

@@ -41,3 +41,41 @@ std::string render_summary(const Census& c) {
 }
 
 }  // namespace objspy
+
+namespace objspy {
+namespace {
+
+std::string triple(const std::optional<std::array<std::int64_t, 3>>& v) {
+  return v ? fmt::format("{}/{}/{}", (*v)[0], (*v)[1], (*v)[2]) : std::string("n/a");
+}
+
+}  // namespace
+
+std::vector<std::string> render_gc_summary(const Census& c) {
+  constexpr std::size_t kMaxLines = 8;
+  std::vector<std::string> out;
+  for (const auto& is : c.interpreters) {
+    if (out.size() == kMaxLines) {
+      out.push_back(fmt::format("gc: {} more interpreters (--format json has them all)", c.interpreters.size() - kMaxLines));
+      break;
+    }
+    const CollectorStat& g = is.gc;
+    std::string s = c.interpreters.size() == 1 ? "gc: " : fmt::format("gc, interpreter {}: ", is.index);
+    s += !g.enabled ? "n/a" : *g.enabled ? "enabled" : "DISABLED";
+    s += fmt::format(", thresholds {}, counts {}", triple(g.thresholds), triple(g.counts));
+    if (g.stats) {
+      const auto& st = *g.stats;
+      s += fmt::format(", collections {}/{}/{}, collected {}, uncollectable {}", st[0].collections, st[1].collections, st[2].collections,
+                       st[0].collected + st[1].collected + st[2].collected, st[0].uncollectable + st[1].uncollectable + st[2].uncollectable);
+    } else {
+      s += ", collections n/a";
+    }
+    s += g.garbage ? fmt::format(", gc.garbage {}", *g.garbage) : std::string(", gc.garbage n/a");
+    s += fmt::format(", frozen {}", is.frozen);
+    if (g.collecting) s += ", a collection was running";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace objspy

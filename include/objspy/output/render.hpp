@@ -2,6 +2,7 @@
 // from the target; none of them reads the target.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,9 @@ struct RenderOptions {
 std::string render_table(const Census& c, const RenderOptions& o);
 // One-line human summary for stderr: pid, version, totals, walk status, time.
 std::string render_summary(const Census& c);
+// What the collector of each interpreter says, one short line each for stderr ("gc: enabled,
+// thresholds 700/10/10, counts ..."), printed with the summary line.
+std::vector<std::string> render_gc_summary(const Census& c);
 
 // The JSON document of README.md's schema (also one NDJSON line when dumped without indent).
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o);
