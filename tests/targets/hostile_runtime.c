@@ -71,6 +71,9 @@ static void debug_block(void) {
   put(r, 368, kTypeSize);        /* type_object.size */
   put(r, 376, kTpName);
   put(r, 392, kTpFlags);
+  put(r, 424, 40);               /* list_object.size, ob_item, ob_size */
+  put(r, 432, 24);
+  put(r, 440, 16);
   put(r, 448, 48);               /* dict_object.size, ma_keys, ma_values */
   put(r, 456, 32);
   put(r, 464, 40);
