@@ -1,11 +1,14 @@
 #include "objspy/census/sampler.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "objspy/census/type_table.hpp"
+#include "objspy/census/collector_stat.hpp"
 #include "objspy/process/cached_reader.hpp"
 #include "objspy/process/live_reader.hpp"
 #include "objspy/process/pause.hpp"
@@ -25,21 +28,37 @@ double now_unix() {
 }
 
 // A collection in progress rewrites _gc_prev and moves objects between lists (some onto
-// lists on the collector's stack). Whether every flag in `collecting` reads 0, polling up to
-// `tries` times 2 ms apart: a walk waits briefly for a collection to end (only once when the
-// target is held: it cannot end then).
-Result<bool> no_collection(MemoryReader& fresh, const std::vector<RemoteAddr>& collecting, int tries) {
-  for (int i = 0; i < tries; ++i) {
-    bool busy = false;
-    for (RemoteAddr flag : collecting) {
-      OBJSPY_ASSIGN(std::uint32_t c, fresh.u32(flag));
-      busy = busy || c != 0;
+// lists on the collector's stack). Which of the `collecting` flags (one per interpreter) still
+// read nonzero after waiting up to `wait_ms` in all for them to clear: every flag in one
+// batched read per poll, 2 ms apart, so that thousands of interpreters wait no longer than one.
+Result<std::vector<bool>> collections_running(MemoryReader& fresh, const std::vector<RemoteAddr>& flags, int wait_ms, CensusBudget* budget) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+  std::vector<bool> busy(flags.size(), true);
+  std::vector<std::uint32_t> value(flags.size());
+  std::vector<ReadRequest> reqs;
+  std::vector<std::size_t> which;
+  for (;;) {
+    reqs.clear();
+    which.clear();
+    for (std::size_t i = 0; i < flags.size(); ++i) {
+      if (!busy[i]) continue;
+      reqs.push_back({flags[i], std::as_writable_bytes(std::span(&value[i], 1))});
+      which.push_back(i);
     }
-    if (!busy) return true;
-    if (i + 1 < tries) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (reqs.empty()) return busy;
+    OBJSPY_TRY(fresh.read_batch(reqs));
+    bool any = false;
+    for (std::size_t k = 0; k < reqs.size(); ++k) {
+      if (!reqs[k].ok) return make_error(Errc::corrupt_target, fmt::format("the collecting flag at {:#x} is unreadable", reqs[k].addr.value()));
+      if (value[which[k]] == 0) busy[which[k]] = false;
+      else any = true;
+    }
+    if (!any || std::chrono::steady_clock::now() >= until || (budget && budget->expired())) return busy;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  return false;
 }
+
+bool any_of(const std::vector<bool>& v) { return std::find(v.begin(), v.end(), true) != v.end(); }
 
 struct Hold {
   std::unique_ptr<ProcessPause> pause;  // null without --pause
@@ -48,10 +67,15 @@ struct Hold {
 
 // The target ready for a census: with --pause, held outside any collection. A target held
 // inside one cannot finish it and its lists are half rewritten, so it is let go until the
-// collection is over and held again. Bounded: one that is always collecting is walked anyway,
-// and the walk reports the collection.
-Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, MemoryReader& fresh, const Layout& layout, RemoteAddr runtime) {
+// collection is over and held again. Bounded (20 holds, and half the time the census has):
+// one that is always collecting is walked anyway, and the walk reports the collection.
+Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, MemoryReader& fresh, const Layout& layout, RemoteAddr runtime,
+                             CensusBudget& budget) {
   std::vector<RemoteAddr> collecting;  // every interpreter's flag, found once
+  const auto now = CensusBudget::Clock::now();
+  const auto give_up = budget.counting_deadline() == CensusBudget::Clock::time_point::max()
+                           ? CensusBudget::Clock::time_point::max()
+                           : now + (std::max(budget.counting_deadline(), now) - now) / 2;
   for (int hold = 0;; ++hold) {
     Hold h;
     if (pause) {
@@ -64,16 +88,16 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, Memory
     }
     h.map = std::move(*map);
     // objspy on its way out (a stop signal, or its command ending) holds nothing again.
-    if (!pause || hold == 20 || ProcessPause::ending() || ProcessPause::stop_signal() != 0) return h;
+    if (!pause || hold == 20 || ProcessPause::ending() || ProcessPause::stop_signal() != 0 || CensusBudget::Clock::now() >= give_up) return h;
     if (collecting.empty()) {
-      auto interps = find_interpreters(fresh, &h.map, layout, runtime);
+      auto interps = find_interpreters(fresh, &h.map, layout, runtime, budget.limits().max_interpreters);
       if (!interps.ok()) return h;  // the census will say what is wrong
       for (const auto& s : interps->gc_states) collecting.push_back(s.collecting);
     }
-    auto quiet = no_collection(fresh, collecting, 1);
-    if (!quiet.ok() || *quiet) return h;
+    auto busy = collections_running(fresh, collecting, 0, nullptr);
+    if (!busy.ok() || !any_of(*busy)) return h;
     h.pause.reset();  // resumes the target
-    (void)no_collection(fresh, collecting, 100);  // up to ~200 ms for it to end, unheld
+    (void)collections_running(fresh, collecting, 200, &budget);  // up to 200 ms for it to end, unheld
   }
 }
 
@@ -82,26 +106,31 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, Memory
 namespace {
 
 // The lists followed node by node (the method of the first release; also what a census without
-// a memory map, or past the scan's memory budget, uses).
+// a memory map, or past the scan's memory budget, uses). One bound on nodes for all lists.
 Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const Layout& layout, const Interpreters& interps,
-                     TypeValidator& validator, TypeCounter& counts, TypeCounter& frozen) {
-  std::vector<RemoteAddr> heads;
+                     TypeValidator& validator, TypeCounter& counts, TypeCounter& frozen, CensusBudget& budget) {
+  HeadSet heads;
   for (const auto& s : interps.gc_states) {
-    heads.insert(heads.end(), s.heads.begin(), s.heads.end());
-    heads.push_back(s.permanent);
+    for (RemoteAddr h : s.heads) heads.add(h);
+    heads.add(s.permanent);
   }
-  // Every GC object takes at least 32 bytes (PyGC_Head + PyObject), so the writable memory
-  // bounds how many there can be.
-  std::uint64_t max_steps = map ? map->writable_bytes() / 32 + 1024 : (1ULL << 32);
+  // Every GC object takes at least 32 bytes (PyGC_Head + PyObject) and is on one list, so the
+  // writable memory bounds how many nodes all lists together can have.
+  std::uint64_t max_steps = budget.limits().max_steps;
+  if (!max_steps) max_steps = map ? map->writable_bytes() / 32 + 1024 : (1ULL << 32);
   c.walk.method = "walk";
+  std::size_t not_walked = 0;
   for (const auto& s : interps.gc_states) {
     InterpreterStat& is = c.interpreters[static_cast<std::size_t>(&s - interps.gc_states.data())];
     for (std::size_t gen = 0; gen < 4; ++gen) {
+      if (budget.steps >= max_steps || budget.expired()) {
+        if (budget.steps >= max_steps)
+          budget.hit(CensusBudget::Kind::steps, fmt::format("the walk reached its bound of {} objects over all lists (the target's writable memory / 32)", max_steps));
+        ++not_walked;
+        continue;
+      }
       RemoteAddr head = gen < 3 ? s.heads[gen] : s.permanent;
-      std::vector<RemoteAddr> others;
-      for (RemoteAddr h : heads)
-        if (h != head) others.push_back(h);
-      WalkContext ctx{mem, map, layout, validator, std::move(others), max_steps};
+      WalkContext ctx{mem, map, layout, validator, heads, budget, max_steps};
       std::uint64_t before = (gen < 3 ? counts : frozen).total();
       OBJSPY_ASSIGN(ListResult r, walk_gc_list(ctx, head, gen < 3 ? counts : frozen));
       std::uint64_t added = (gen < 3 ? counts : frozen).total() - before;
@@ -118,37 +147,59 @@ Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const L
       else is.frozen = added;
     }
   }
+  if (not_walked) {
+    c.walk.complete = false;
+    c.walk.torn = true;
+    c.walk.warnings.push_back(fmt::format("{} lists were not walked: the census's budget ran out", not_walked));
+  }
   return {};
 }
 
 }  // namespace
 
 Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
-                           bool target_held, CensusMethod method) {
+                           bool target_held, CensusMethod method, CensusBudget* budget_in) {
+  CensusBudget local;
+  CensusBudget& budget = budget_in ? *budget_in : local;
+  const CensusLimits& lim = budget.limits();
   Census c;
   c.python_version = layout.version.str();
   c.python_hexversion = layout.version.hex();
   c.debug_build = layout.version.debug_build;
   c.layout_source = layout.source;
-  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime));
+  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime, lim.max_interpreters, &fresh));
+  if (interps.truncated)
+    budget.hit(CensusBudget::Kind::interpreters,
+               fmt::format("the target has more than {} interpreters: the first {} were counted", lim.max_interpreters, interps.gc_states.size()));
+  std::vector<RemoteAddr> flags;
   for (const auto& s : interps.gc_states) {
     InterpreterStat is;
     is.index = s.interpreter_index;
     c.interpreters.push_back(is);
-    OBJSPY_ASSIGN(bool quiet, no_collection(fresh, {s.collecting}, target_held ? 1 : 50));
-    if (!quiet) {
-      c.walk.complete = false;
-      c.walk.torn = true;
-      c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", s.interpreter_index));
-    }
+    flags.push_back(s.collecting);
+  }
+  // A held target cannot end a collection: it is reported without waiting.
+  OBJSPY_ASSIGN(std::vector<bool> busy, collections_running(fresh, flags, target_held ? 0 : lim.collection_wait_ms, &budget));
+  for (std::size_t k = 0; k < busy.size(); ++k) {
+    if (!busy[k]) continue;
+    c.walk.complete = false;
+    c.walk.torn = true;
+    c.walk.warnings.push_back(fmt::format("interpreter {}: a garbage collection was running during the census", interps.gc_states[k].interpreter_index));
+  }
+  // The collector's own figures, read fresh once no collection runs (or the wait gave up).
+  std::vector<CollectorFigures> collectors;
+  for (const auto& s : interps.gc_states) {
+    OBJSPY_ASSIGN(CollectorFigures f, read_collector(fresh, layout, s));
+    collectors.push_back(std::move(f));
   }
 
-  TypeValidator validator(mem, map, layout);
-  TypeCounter counts, frozen;
+  // Bounded tables: a hostile target's million types cost the first max_types of them.
+  TypeValidator validator(mem, map, layout, lim.max_types + 4096);
+  TypeCounter counts(lim.max_types), frozen(lim.max_types);
   bool walked = method == CensusMethod::walk || !map;
   if (!walked) {
-    OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator, {}, &mem != &fresh ? &mem : nullptr));
-    if (sc.over_budget) {
+    OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator, {}, &mem != &fresh ? &mem : nullptr, &budget));
+    if (sc.over_budget && !sc.stopped && !budget.deadline_passed()) {
       c.walk.warnings.push_back("the heap is larger than the scan's memory budget: the lists were followed instead");
       walked = true;
     } else {
@@ -166,7 +217,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
       c.walk.objects_reached = counts.total() + frozen.total();
     }
   }
-  if (walked) OBJSPY_TRY(count_by_walk(c, mem, map, layout, interps, validator, counts, frozen));
+  if (walked) OBJSPY_TRY(count_by_walk(c, mem, map, layout, interps, validator, counts, frozen, budget));
   for (auto& is : c.interpreters) {
     is.objects = is.generations[0] + is.generations[1] + is.generations[2];
     for (std::size_t g = 0; g < 3; ++g) c.generations[g] += is.generations[g];
@@ -175,27 +226,20 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   c.frozen = frozen.total();
 
   ObjectReader objs(mem, layout);
-  TypeNamer namer(objs);
-  std::unordered_map<std::uint64_t, std::size_t> index;
-  auto stat_for = [&](std::uint64_t type) -> Result<TypeStat*> {
-    if (auto it = index.find(type); it != index.end()) return &c.types[it->second];
-    OBJSPY_ASSIGN(TypeName n, namer.name(RemoteAddr(type)));
-    TypeStat t;
-    t.type_addr = type;
-    t.name = std::move(n.name);
-    t.qualified = std::move(n.qualified);
-    t.truncated = n.truncated;
-    if (t.truncated) { t.name += "..."; t.qualified += "..."; }
-    if (!n.readable) c.walk.warnings.push_back(fmt::format("the name of type {:#x} could not be read", type));
-    index.emplace(type, c.types.size());
-    c.types.push_back(std::move(t));
-    return &c.types.back();
-  };
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> live, cold;
-  counts.for_each([&](std::uint64_t t, std::uint64_t n) { live.emplace_back(t, n); });
-  frozen.for_each([&](std::uint64_t t, std::uint64_t n) { cold.emplace_back(t, n); });
-  for (auto [t, n] : live) { OBJSPY_ASSIGN(TypeStat* s, stat_for(t)); s->count += n; }
-  for (auto [t, n] : cold) { OBJSPY_ASSIGN(TypeStat* s, stat_for(t)); s->frozen += n; }
+  OBJSPY_TRY(name_types(c, counts, frozen, objs, budget));
+  // The types gc.garbage holds, named under the same budget.
+  TypeNamer namer(objs, &budget);
+  for (std::size_t k = 0; k < c.interpreters.size() && k < collectors.size(); ++k) {
+    OBJSPY_ASSIGN(c.interpreters[k].gc, collector_stat(collectors[k], namer));
+    for (auto& w : collector_warnings(c.interpreters[k])) c.walk.warnings.push_back(std::move(w));
+  }
+  // A census that ran out of any budget stopped early somewhere: a partial count.
+  if (budget.any_hit()) {
+    c.walk.complete = false;
+    c.walk.torn = true;
+    c.walk.limits = budget.reasons();
+    for (const auto& r : budget.reasons()) c.walk.warnings.push_back("the census stopped early: " + r);
+  }
   return c;
 }
 
@@ -222,7 +266,7 @@ Result<std::unique_ptr<Sampler>> Sampler::attach(pid_t pid, SampleOptions opts) 
     if (attempt == 0) { OBJSPY_ASSIGN(s->target_, locate_python(pid, map, cache)); }
     // 3.8-3.10 export no version number; the target's sys module has it. Every version: the
     // presence of sys.gettotalrefcount tells a Py_DEBUG build.
-    auto interps = find_interpreters(cache, &map, s->target_.layout, s->target_.image.runtime);
+    auto interps = find_interpreters(cache, &map, s->target_.layout, s->target_.image.runtime, opts.limits.max_interpreters, &s->impl_->live);
     if (!interps.ok()) {
       if (interps.error().code == Errc::corrupt_target && attempt + 1 < kMapTries) continue;
       return interps.take_error();
@@ -247,37 +291,42 @@ Result<Census> Sampler::sample() {
   const pid_t pid = target_.pid;
   Result<Census> last = make_error(Errc::internal, "no census taken");
   std::optional<Census> best;  // the least uncertain census of the attempts
+  // One deadline for the census, retries included.
+  const auto deadline = CensusBudget(opts_.limits).deadline();
   for (int attempt = 0; attempt <= opts_.retries; ++attempt) {
+    CensusBudget budget(opts_.limits, deadline);
     auto t0 = std::chrono::steady_clock::now();
     std::uint64_t calls0 = impl_->live.syscalls(), bytes0 = impl_->live.bytes_read();
-    // --pause: room for the copy is made before the hold, from the map as it is now.
+    // --pause: room for the copy is made before the hold, from the map as it is now: as much
+    // as the target has in memory there (not the size of its mappings, which cost it nothing).
     std::optional<SnapshotReader> copy;
     if (opts_.pause) {
       if (auto pre = read_memory_map(pid); pre.ok()) {
-        std::uint64_t need = 0;
-        (void)SnapshotReader::plan(*pre, &need);
+        std::uint64_t mapped = 0, need = 0;
+        (void)SnapshotReader::resident(pid, SnapshotReader::plan(*pre, &mapped), &need);
         if (need <= opts_.copy_budget) {
           auto r = SnapshotReader::reserve(impl_->live, need + need / 16 + (16ULL << 20));  // room to grow until the hold
           if (r.ok()) copy.emplace(std::move(*r));
         }
       }
     }
-    OBJSPY_ASSIGN(Hold held, hold_for_census(pid, opts_.pause, opts_.pause_timeout_ms, impl_->live, target_.layout, target_.image.runtime));
+    OBJSPY_ASSIGN(Hold held, hold_for_census(pid, opts_.pause, opts_.pause_timeout_ms, impl_->live, target_.layout, target_.image.runtime, budget));
     bool from_copy = false;
     if (held.pause && copy) {
-      std::uint64_t need = 0;
-      auto plan = SnapshotReader::plan(held.map, &need);
-      OBJSPY_ASSIGN(bool fits, copy->copy(plan));
+      std::uint64_t mapped = 0, need = 0;
+      auto planned = SnapshotReader::plan(held.map, &mapped);
+      auto ranges = SnapshotReader::resident(pid, planned, &need);
+      OBJSPY_ASSIGN(bool fits, copy->copy(planned, ranges));
       if (fits) {
         held.pause->resume();  // the hold ends with the copy
         from_copy = true;
       }
     }
     if (from_copy) {
-      last = take_census(*copy, *copy, &held.map, target_.layout, target_.image.runtime, true, opts_.method);
+      last = take_census(*copy, *copy, &held.map, target_.layout, target_.image.runtime, true, opts_.method, &budget);
     } else {
       CachedReader cache(impl_->live, &held.map, opts_.cache_budget, opts_.cache_chunk);
-      last = take_census(cache, impl_->live, &held.map, target_.layout, target_.image.runtime, held.pause != nullptr, opts_.method);
+      last = take_census(cache, impl_->live, &held.map, target_.layout, target_.image.runtime, held.pause != nullptr, opts_.method, &budget);
     }
     double pause_ms = -1;
     if (held.pause) {
@@ -287,7 +336,7 @@ Result<Census> Sampler::sample() {
     if (!last.ok()) {
       // A census that fails on a bad read while the process is gone means it exited mid-walk.
       if (!process_alive(pid)) return make_error(Errc::target_exited, fmt::format("process {} exited during the census", pid));
-      if (last.error().code != Errc::corrupt_target || attempt == opts_.retries) return best ? Result<Census>(*best) : last;
+      if (last.error().code != Errc::corrupt_target || attempt == opts_.retries || budget.expired()) return best ? Result<Census>(*best) : last;
       continue;
     }
     Census& c = *last;
@@ -305,6 +354,8 @@ Result<Census> Sampler::sample() {
       return coverage(a.walk, a.total) < coverage(b.walk, b.total);
     };
     if (!best || worse(*best, c)) best = c;
+    // A census that ran out of its budget is not tried again: it would run out again.
+    if (!c.walk.limits.empty()) break;
   }
   return *best;
 }

@@ -7,6 +7,7 @@
 #include "objspy/cli/state_file.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/output/render.hpp"
 
 namespace objspy::cli {
 namespace {
@@ -52,10 +53,16 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
-  if (!o.quiet) note(render_summary(c));
+  if (!o.quiet) {
+    note(render_summary(c));
+    for (const auto& line : render_gc_summary(c)) note(line);
+  }
   for (const auto& w : c.walk.warnings) note("warning: " + w);
   // Exit 8 by the same rule: an estimated census within tolerance is a result, not a failure.
   if (!trusted_census(c)) {
+    if (!c.walk.limits.empty())
+      return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: it stopped early: {}{} (counts above are partial)", pid,
+                                                      c.walk.limits.front(), c.walk.limits.size() > 1 ? fmt::format(" (and {} more limits)", c.walk.limits.size() - 1) : ""));
     if (c.walk.uncertain > 0)
       return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: coverage {:.1f}%, below {:g}% (counts above are approximate)",
                                                       pid, coverage(c.walk, c.total) * 100, kMinCoverage * 100));
@@ -74,6 +81,7 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
   so.pause = t.pause;
   so.method = t.method;
   so.pause_timeout_ms = t.pause_timeout_ms;
+  so.limits.timeout_s = t.census_timeout_s;
   return Sampler::attach(pid ? pid : t.pid, so);
 }
 

@@ -15,6 +15,9 @@
 
 namespace {
 
+// Durations: 30s, 5m, 1h, 250ms; a plain number is seconds.
+const std::map<std::string, double> kTimeUnits{{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+
 // The options every command has for reading its target.
 CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
   auto* pid = app->add_option("-p,--pid", t.pid, "PID of a running Python process")->check(CLI::PositiveNumber);
@@ -22,6 +25,11 @@ CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
   app->add_option("--pause-timeout", t.pause_timeout_ms,
                   "With --pause: milliseconds every thread has to stop; a thread that does not (in vfork, or in D state) makes objspy let the target go and fail")
       ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app->add_option("--census-timeout", t.census_timeout_s,
+                  "Deadline of one census (10s, 500ms, ...; 0: none): a census that takes longer stops, reported incomplete (exit 8)")
+      ->transform(CLI::AsNumberWithUnit(kTimeUnits, CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app->add_option("--cache-mib", t.cache_mib, "Read cache budget in MiB")->check(CLI::Range(1, 4096))->capture_default_str();
   app->add_option("--retries", t.retries, "Whole-census retries when the census is too uncertain")->check(CLI::Range(0, 10))->capture_default_str();
@@ -64,8 +72,7 @@ int run(int argc, char** argv) {
   d->add_option("command", dump.command, "Launch mode: the program to start, after --")->expected(-1);
   d->positionals_at_end();
 
-  // Durations: 30s, 5m, 1h, 250ms; a plain number is seconds.
-  const std::map<std::string, double> time_units{{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}};
+  const auto& time_units = kTimeUnits;
   cli::RecordOptions rec;
   bool rec_qualified = false;
   auto* r = app.add_subcommand("record", "Take a census every --interval and stream them as NDJSON, one line per sample");

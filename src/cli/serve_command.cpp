@@ -1,6 +1,6 @@
 // serve: a Prometheus exporter. Censuses run on the interval on a worker thread; each one is
 // rendered once, and scrapes are answered from that text on the io thread, so a scrape never
-// waits for a census.
+// waits for a census. The HTTP server (http_server.hpp) bounds what clients can hold.
 #include <csignal>
 #include <cstdio>
 #include <optional>
@@ -40,10 +40,14 @@ Status run_serve(const ServeOptions& o) {
   std::unique_ptr<MetricsServer> server;
   std::optional<Error> failure;
 
+  // Room for the server's connection caps among the open files (a soft limit of 1024 is common).
+  ServerLimits limits;
+  if (auto lowered = fit_open_file_limit(limits); !lowered.empty()) note(lowered);
+
   auto start_serving = [&]() -> Status {
     MetricsServer::Log log;
     if (o.verbose) log = [](const std::string& line) { note(line); };
-    OBJSPY_ASSIGN(server, MetricsServer::listen(io, endpoint, [&] { return metrics; }, log));
+    OBJSPY_ASSIGN(server, MetricsServer::listen(io, endpoint, [&] { return metrics; }, log, limits));
     auto at = server->local_endpoint();
     const auto host = at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
     // The line tools wait for: the port is known (also with port 0) and a census is in.

@@ -14,7 +14,7 @@ std::pair<std::vector<std::string>, std::size_t> escaped_names(const Rows& rows,
   std::vector<std::string> out;
   std::size_t width = 0;
   for (const auto& r : rows) {
-    out.push_back(escape_for_terminal(name(r)));
+    out.push_back(escape_for_terminal(name(r), kNameColumns));
     width = std::max(width, display_width(out.back()));
   }
   return {out, width};

@@ -1,7 +1,58 @@
+#include <algorithm>
+#include <map>
+
 #include "objspy/core/escape.hpp"
 #include "objspy/output/render.hpp"
 
 namespace objspy {
+
+namespace {
+
+template <class T>
+nlohmann::json or_null(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+// interpreters[i].gc: the gc module's figures, null where they could not be had (see notes).
+nlohmann::json collector_to_json(const InterpreterStat& is, NameForm names) {
+  using nlohmann::json;
+  const CollectorStat& g = is.gc;
+  json stats = nullptr;
+  if (g.stats) {
+    stats = json::array();
+    for (const auto& st : *g.stats) {
+      json e = {{"collections", st.collections}, {"collected", st.collected}, {"uncollectable", st.uncollectable}};
+      if (st.candidates) e["candidates"] = *st.candidates;
+      if (st.duration) e["duration"] = *st.duration;
+      stats.push_back(e);
+    }
+  }
+  // Summed by name in the census's name form, count descending, then name.
+  std::map<std::string, std::uint64_t> by_name;
+  for (const auto& t : g.garbage_types) by_name[names == NameForm::qualified ? t.qualified : t.name] += t.count;
+  std::vector<std::pair<std::string, std::uint64_t>> rows(by_name.begin(), by_name.end());
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  json types = json::array();
+  for (const auto& [name, count] : rows) types.push_back({{"name", sanitize_utf8(name)}, {"count", count}});
+  json notes = json::array();
+  for (const auto& n : g.notes) notes.push_back(sanitize_utf8(n));
+  return {{"enabled", or_null(g.enabled)},
+          {"debug", or_null(g.debug)},
+          {"thresholds", or_null(g.thresholds)},
+          {"counts", or_null(g.counts)},
+          {"stats", stats},
+          {"collecting", g.collecting},
+          {"garbage", or_null(g.garbage)},
+          {"garbage_types", types},
+          {"garbage_types_other", g.garbage_types_other},
+          {"garbage_unreadable", g.garbage_unreadable},
+          {"garbage_truncated", g.garbage_truncated},
+          {"callbacks", or_null(g.callbacks)},
+          {"frozen", is.frozen},
+          {"notes", notes}};
+}
+
+}  // namespace
 
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   using nlohmann::json;
@@ -20,7 +71,8 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   j["frozen"] = c.frozen;
   json interps = json::array();
   for (const auto& i : c.interpreters)
-    interps.push_back({{"index", i.index}, {"objects", i.objects}, {"generations", i.generations}, {"frozen", i.frozen}});
+    interps.push_back(
+        {{"index", i.index}, {"objects", i.objects}, {"generations", i.generations}, {"frozen", i.frozen}, {"gc", collector_to_json(i, o.names)}});
   j["interpreters"] = interps;
   auto rows = most_common(c, o.names, 0);
   j["types_total"] = rows.size();
@@ -30,6 +82,8 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   j["types"] = types;
   json warnings = json::array();
   for (const auto& w : c.walk.warnings) warnings.push_back(sanitize_utf8(w));
+  json limits = json::array();
+  for (const auto& w : c.walk.limits) limits.push_back(sanitize_utf8(w));
   j["walk"] = {{"complete", c.walk.complete},
                {"method", c.walk.method},
                {"objects_reached", c.walk.objects_reached},
@@ -39,6 +93,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                {"recovered", c.walk.recovered},
                {"torn", c.walk.torn},
                {"retried", c.walk.retried},
+               {"limits", limits},
                {"warnings", warnings}};
   j["duration_ms"] = c.duration_ms;
   j["pause_ms"] = c.pause_ms >= 0 ? json(c.pause_ms) : json(nullptr);

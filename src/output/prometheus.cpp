@@ -42,24 +42,71 @@ std::vector<std::pair<std::string, std::uint64_t>> type_series(const std::vector
   return rows;
 }
 
+// The collector's figures of every interpreter in the latest census. Counters follow the
+// OpenTelemetry semantic conventions for CPython (cpython.gc.collections,
+// cpython.gc.collected_objects, cpython.gc.uncollectable_objects, per generation); the state
+// is in objspy_gc_* gauges. A figure the census could not read has no sample.
+void collector_series(std::string& out, const Census& c) {
+  auto each = [&](auto&& write) {
+    for (const auto& is : c.interpreters) write(is, fmt::format("interpreter=\"{}\"", is.index));
+  };
+  auto per_generation = [&](std::string_view name, std::string_view type, std::string_view help, auto&& value) {
+    header(out, name, type, help);
+    each([&](const InterpreterStat& is, const std::string& interp) {
+      for (std::size_t g = 0; g < 3; ++g)
+        if (auto v = value(is.gc, g)) out += fmt::format("{}{{{},generation=\"{}\"}} {}\n", name, interp, g, *v);
+    });
+  };
+  auto per_interpreter = [&](std::string_view name, std::string_view help, auto&& value) {
+    header(out, name, "gauge", help);
+    each([&](const InterpreterStat& is, const std::string& interp) {
+      if (auto v = value(is)) out += fmt::format("{}{{{}}} {}\n", name, interp, *v);
+    });
+  };
+  using Opt = std::optional<std::int64_t>;
+  auto stat = [](auto field) {
+    return [field](const CollectorStat& g, std::size_t gen) -> Opt { return g.stats ? Opt((*g.stats)[gen].*field) : std::nullopt; };
+  };
+  per_generation("cpython_gc_collections_total", "counter", "Collections of each generation since the interpreter started (gc.get_stats()).",
+                 stat(&GcGenerationStat::collections));
+  per_generation("cpython_gc_collected_objects_total", "counter", "Objects the collections of each generation freed (gc.get_stats()).",
+                 stat(&GcGenerationStat::collected));
+  per_generation("cpython_gc_uncollectable_objects_total", "counter",
+                 "Objects the collections of each generation found unreachable but could not free (gc.get_stats()).",
+                 stat(&GcGenerationStat::uncollectable));
+  per_generation("objspy_gc_threshold", "gauge", "Collection threshold of each generation (gc.get_threshold()).",
+                 [](const CollectorStat& g, std::size_t gen) -> Opt { return g.thresholds ? Opt((*g.thresholds)[gen]) : std::nullopt; });
+  per_generation("objspy_gc_count_since_collection", "gauge",
+                 "Each generation's count since it was last collected (gc.get_count()): generation 0 GC objects allocated minus freed, "
+                 "the older ones collections of the generation below.",
+                 [](const CollectorStat& g, std::size_t gen) -> Opt { return g.counts ? Opt((*g.counts)[gen]) : std::nullopt; });
+  per_interpreter("objspy_gc_enabled", "Whether automatic collection is enabled (gc.isenabled()).",
+                  [](const InterpreterStat& is) -> Opt { return is.gc.enabled ? Opt(*is.gc.enabled ? 1 : 0) : std::nullopt; });
+  per_interpreter("objspy_gc_garbage_objects", "Objects in gc.garbage: uncollectable, or kept by gc.DEBUG_SAVEALL.",
+                  [](const InterpreterStat& is) -> Opt { return is.gc.garbage ? Opt(static_cast<std::int64_t>(*is.gc.garbage)) : std::nullopt; });
+  per_interpreter("objspy_gc_collecting", "Whether a collection was running when the latest census read the collector.",
+                  [](const InterpreterStat& is) -> Opt { return Opt(is.gc.collecting ? 1 : 0); });
+}
+
 }  // namespace
 
 std::string prometheus_label_value(std::string_view raw) {
   const std::string utf8 = sanitize_utf8(raw);
   std::string out;
   out.reserve(utf8.size());
-  for (std::size_t i = 0; i < utf8.size(); ++i) {
-    const auto ch = static_cast<unsigned char>(utf8[i]);
-    const bool c1 = ch == 0xC2 && i + 1 < utf8.size() && static_cast<unsigned char>(utf8[i + 1]) <= 0x9F;  // U+0080..U+009F
-    if (ch == '\\') out += "\\\\";
-    else if (ch == '"') out += "\\\"";
-    else if (ch == '\n') out += "\\n";
-    else if (ch < 0x20 || ch == 0x7f || c1) {
-      out += "\xEF\xBF\xBD";  // U+FFFD: no control character reaches a scraper's terminal
-      if (c1) ++i;
-    } else {
-      out += static_cast<char>(ch);
-    }
+  for (std::size_t i = 0; i < utf8.size();) {
+    // Valid UTF-8 now: the sequence length is in the lead byte.
+    const auto lead = static_cast<unsigned char>(utf8[i]);
+    const std::size_t n = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    char32_t cp = n == 1 ? lead : lead & (0x7F >> n);
+    for (std::size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(utf8[i + k]) & 0x3F);
+    if (cp == '\\') out += "\\\\";
+    else if (cp == '"') out += "\\\"";
+    else if (cp == '\n') out += "\\n";
+    else if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xA0) || is_invisible(cp))
+      out += "\xEF\xBF\xBD";  // U+FFFD: no control or invisible character reaches a scraper's screen
+    else out.append(utf8, i, n);
+    i += n;
   }
   return out;
 }
@@ -99,6 +146,9 @@ std::string render_prometheus(const Census* counted, const Census* latest, const
   sample(out, "objspy_census_read_bytes", latest->bytes_read);
   header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");
   out += fmt::format("objspy_census_timestamp_seconds {:.3f}\n", latest->timestamp);
+  // The collector's figures are read apart from the object count: a census whose count is not
+  // trusted still has them, so they come from the latest census.
+  collector_series(out, *latest);
   if (counted == nullptr) return out;  // no trusted census yet: no counts rather than partial ones
 
   const Census* c = counted;

@@ -13,7 +13,7 @@ std::string render_table(const Census& c, const RenderOptions& o) {
   shown.reserve(rows.size());
   std::size_t width = 0;
   for (const auto& r : rows) {
-    shown.push_back(escape_for_terminal(r.name));
+    shown.push_back(escape_for_terminal(r.name, kNameColumns));
     width = std::max(width, display_width(shown.back()));
   }
   std::string out;
@@ -31,12 +31,51 @@ std::string render_summary(const Census& c) {
                               c.generations[0], c.generations[1], c.generations[2], c.frozen);
   const char* retried = c.walk.retried ? ", after a retry" : "";
   if (c.walk.complete) s += "complete";
+  else if (!c.walk.limits.empty()) s += fmt::format("INCOMPLETE (stopped at {} limit{} of the census budget)", c.walk.limits.size(), c.walk.limits.size() == 1 ? "" : "s");
   else if (c.walk.method == "walk") s += fmt::format("INCOMPLETE ({} broken links{})", c.walk.broken_links, retried);
   else if (c.walk.torn) s += fmt::format("INCOMPLETE (a collection ran through it{})", retried);
   else s += fmt::format("within {} objects (coverage {:.2f}%, {} links re-read{})", c.walk.uncertain, coverage(c.walk, c.total) * 100, c.walk.recovered, retried);
   s += fmt::format(", {:.1f} ms", c.duration_ms);
   if (c.pause_ms >= 0) s += fmt::format(", target paused {:.1f} ms", c.pause_ms);
   return s;
+}
+
+}  // namespace objspy
+
+namespace objspy {
+namespace {
+
+std::string triple(const std::optional<std::array<std::int64_t, 3>>& v) {
+  return v ? fmt::format("{}/{}/{}", (*v)[0], (*v)[1], (*v)[2]) : std::string("n/a");
+}
+
+}  // namespace
+
+std::vector<std::string> render_gc_summary(const Census& c) {
+  constexpr std::size_t kMaxLines = 8;
+  std::vector<std::string> out;
+  for (const auto& is : c.interpreters) {
+    if (out.size() == kMaxLines) {
+      out.push_back(fmt::format("gc: {} more interpreters (--format json has them all)", c.interpreters.size() - kMaxLines));
+      break;
+    }
+    const CollectorStat& g = is.gc;
+    std::string s = c.interpreters.size() == 1 ? "gc: " : fmt::format("gc, interpreter {}: ", is.index);
+    s += !g.enabled ? "n/a" : *g.enabled ? "enabled" : "DISABLED";
+    s += fmt::format(", thresholds {}, counts {}", triple(g.thresholds), triple(g.counts));
+    if (g.stats) {
+      const auto& st = *g.stats;
+      s += fmt::format(", collections {}/{}/{}, collected {}, uncollectable {}", st[0].collections, st[1].collections, st[2].collections,
+                       st[0].collected + st[1].collected + st[2].collected, st[0].uncollectable + st[1].uncollectable + st[2].uncollectable);
+    } else {
+      s += ", collections n/a";
+    }
+    s += g.garbage ? fmt::format(", gc.garbage {}", *g.garbage) : std::string(", gc.garbage n/a");
+    s += fmt::format(", frozen {}", is.frozen);
+    if (g.collecting) s += ", a collection was running";
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace objspy

@@ -1,21 +1,27 @@
 #include "objspy/output/top.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "objspy/core/escape.hpp"
 #include "objspy/output/duration.hpp"
+#include "objspy/output/render.hpp"
 
 namespace objspy {
 namespace {
 
-// Cut a line of valid UTF-8 to `width` code points (0: no limit).
+// Cut a line of valid UTF-8 to `width` columns (0: no limit).
 std::string fit(std::string s, std::size_t width) {
   if (width == 0 || display_width(s) <= width) return s;
   std::size_t cols = 0, i = 0;
-  while (i < s.size() && cols < width) {
-    ++i;
-    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
-    ++cols;
+  while (i < s.size()) {
+    std::size_t n = 1;
+    while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
+    const std::size_t w = display_width(std::string_view(s).substr(i, n));
+    if (cols + w > width) break;
+    cols += w;
+    i += n;
   }
   s.resize(i);
   return s;
@@ -55,9 +61,14 @@ std::vector<std::string> render_top(const LiveSeries& series, const Census& c, c
   if (v.max_rows && rows.size() > v.max_rows) rows.resize(v.max_rows);
   for (const auto& r : rows) {
     std::string rate = r.confidence.empty() ? "" : fmt::format("{:+.0f}", r.per_hour);
-    lines.push_back(fit(fmt::format("{:>10} {:>9} {:>9} {:>10}  {:<7} {}", r.count, signed_or_blank(r.since_last),
-                                    signed_or_blank(r.since_start), rate, r.confidence, escape_for_terminal(r.name)),
-                        v.width));
+    std::string line = fmt::format("{:>10} {:>9} {:>9} {:>10}  {:<7} ", r.count, signed_or_blank(r.since_last),
+                                   signed_or_blank(r.since_start), rate, r.confidence);
+    // The name is cut (between escapes) to what the screen has left, so fit() below only
+    // ever cuts a line whose counts alone are too wide.
+    std::size_t name_columns = kNameColumns;
+    if (const std::size_t used = display_width(line); v.width > used) name_columns = std::min(name_columns, v.width - used);
+    line += escape_for_terminal(r.name, name_columns);
+    lines.push_back(fit(std::move(line), v.width));
   }
   return lines;
 }

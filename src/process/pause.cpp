@@ -145,7 +145,7 @@ Status ProcessPause::Holder::freeze_all(int* stop_sig) {
           char s = parse_stat_state(read_line(fmt::format("/proc/{}/task/{}/stat", pid, tid)));
           if (s == 'Z' || s == 'X' || s == '?') { tasks[tid] = TaskState::gone; continue; }
           if (auto tracer = traced_by(pid, tid))
-            return make_error(Errc::permission_denied, fmt::format("{}: --pause cannot hold it while another tracer does (run without --pause, or detach the other tracer)", *tracer));
+            return make_error(Errc::permission_denied, fmt::format("{}: --pause cannot hold it too (run without --pause, or detach the other tracer)", *tracer));
           return make_error(Errc::permission_denied, fmt::format("cannot pause process {} (ptrace: {}); {}", pid, std::strerror(e), permission_hint()));
         }
         return make_error(Errc::internal, fmt::format("ptrace(SEIZE, {}): {}", tid, std::strerror(e)));

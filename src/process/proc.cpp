@@ -127,8 +127,8 @@ std::optional<std::string> traced_by(pid_t pid, pid_t tid) {
   std::string comm = read_small(fmt::format("/proc/{}/comm", *tracer));
   while (!comm.empty() && comm.back() == '\n') comm.pop_back();
   std::string_view name = comm.empty() ? std::string_view("?") : std::string_view(comm);
-  if (tid == pid) return fmt::format("process {} is already traced by PID {} ({})", pid, *tracer, name);
-  return fmt::format("thread {} of process {} is already traced by PID {} ({})", tid, pid, *tracer, name);
+  if (tid == pid) return fmt::format("another tracer (PID {}, {}) holds process {}", *tracer, name, pid);
+  return fmt::format("another tracer (PID {}, {}) holds thread {} of process {}", *tracer, name, tid, pid);
 }
 
 std::string permission_hint() {

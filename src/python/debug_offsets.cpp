@@ -19,11 +19,18 @@ struct BlockShape {
   std::size_t unicode_size, unicode_state, unicode_length, ascii_size;
   std::size_t dict_size, ma_keys, ma_values;
   std::size_t gc_size, gc_collecting;
+  std::size_t list_size, list_ob_item, list_ob_size;
+  std::size_t gc_generation_stats_size, gc_generation_stats;  // 0: not in this version's block
 };
 
-constexpr BlockShape kShape313{584, 24, 40, 48, 64, 80, 96, 352, 360, 368, 376, 392, 536, 544, 552, 560, 448, 456, 464, 568, 576};
-constexpr BlockShape kShape314{760, 24, 40, 48, 64, 88, 104, 400, 408, 416, 424, 440, 616, 624, 632, 640, 528, 536, 544, 648, 656};
-constexpr BlockShape kShape315{888, 24, 40, 48, 64, 88, 104, 464, 472, 480, 488, 504, 712, 720, 728, 736, 624, 632, 640, 752, 760};
+// list_object: 3.13 at 424, 3.14 at 472, 3.15 at 568; gc.generation_stats_size and
+// gc.generation_stats exist from 3.15 (776, 784).
+constexpr BlockShape kShape313{584, 24, 40, 48, 64, 80, 96, 352, 360, 368, 376, 392, 536, 544, 552, 560, 448, 456, 464, 568, 576,
+                               424, 432, 440, 0, 0};
+constexpr BlockShape kShape314{760, 24, 40, 48, 64, 88, 104, 400, 408, 416, 424, 440, 616, 624, 632, 640, 528, 536, 544, 648, 656,
+                               472, 480, 488, 0, 0};
+constexpr BlockShape kShape315{888, 24, 40, 48, 64, 88, 104, 464, 472, 480, 488, 504, 712, 720, 728, 736, 624, 632, 640, 752, 760,
+                               568, 576, 584, 776, 784};
 
 const BlockShape* shape_for(int minor) {
   switch (minor) {
@@ -36,7 +43,7 @@ const BlockShape* shape_for(int minor) {
 
 // Largest plausible sizes: a tenfold margin over what 3.13-3.15 use, and small enough that a
 // lying size cannot make objspy read or allocate much.
-constexpr std::uint64_t kMaxRuntime = 4u << 20, kMaxInterp = 4u << 20, kMaxObject = 4096, kMaxGc = 4096;
+constexpr std::uint64_t kMaxRuntime = 4u << 20, kMaxInterp = 4u << 20, kMaxObject = 4096, kMaxGc = 4096, kMaxGcStats = 64u << 10;
 
 }  // namespace
 
@@ -79,6 +86,13 @@ Result<DebugOffsets> parse_debug_offsets(std::span<const std::byte> block, int m
   d.ma_values = at(s->ma_values);
   d.gc_size = at(s->gc_size);
   d.gc_collecting = at(s->gc_collecting);
+  d.list_size = at(s->list_size);
+  d.list_ob_item = at(s->list_ob_item);
+  d.list_ob_size = at(s->list_ob_size);
+  if (s->gc_generation_stats) {
+    d.gc_generation_stats_size = at(s->gc_generation_stats_size);
+    d.gc_generation_stats = at(s->gc_generation_stats);
+  }
 
   auto bad = [](std::string_view what, std::uint64_t v) {
     return make_error(Errc::corrupt_target, fmt::format("the target's _Py_DebugOffsets are invalid: {} = {:#x}", what, v));
@@ -94,7 +108,8 @@ Result<DebugOffsets> parse_debug_offsets(std::span<const std::byte> block, int m
   const Section un{"unicode_object.size", d.unicode_size, kMaxObject};
   const Section di{"dict_object.size", d.dict_size, kMaxObject};
   const Section gc{"gc.size", d.gc_size, kMaxGc};
-  for (const Section* sec : {&rt, &is, &ob, &ty, &un, &di, &gc})
+  const Section li{"list_object.size", d.list_size, kMaxObject};
+  for (const Section* sec : {&rt, &is, &ob, &ty, &un, &di, &gc, &li})
     if (sec->size == 0 || sec->size > sec->max) return bad(sec->name, sec->size);
   const Field fields[] = {
       {"runtime_state.interpreters_head", d.interpreters_head, 8, &rt},
@@ -110,9 +125,17 @@ Result<DebugOffsets> parse_debug_offsets(std::span<const std::byte> block, int m
       {"dict_object.ma_keys", d.ma_keys, 8, &di},
       {"dict_object.ma_values", d.ma_values, 8, &di},
       {"gc.collecting", d.gc_collecting, 4, &gc},
+      {"list_object.ob_item", d.list_ob_item, 8, &li},
+      {"list_object.ob_size", d.list_ob_size, 8, &li},
   };
   for (const Field& f : fields)
     if (f.off > f.in->size || f.width > f.in->size - f.off) return bad(f.name, f.off);
+  if (s->gc_generation_stats) {
+    const Section st{"gc.generation_stats_size", d.gc_generation_stats_size, kMaxGcStats};
+    if (st.size == 0 || st.size > st.max) return bad(st.name, st.size);
+    const Field f{"gc.generation_stats", d.gc_generation_stats, 8, &gc};
+    if (f.off > f.in->size || f.width > f.in->size - f.off) return bad(f.name, f.off);
+  }
   return d;
 }
 

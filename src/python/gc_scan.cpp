@@ -51,11 +51,48 @@ struct Header {
   std::uint64_t w[4];
 };
 
+// The nodes of objects outside pools, by address. A slot holds only the node's index (the
+// address is in the candidate table): 4 bytes a slot, where a map from address would take 12,
+// for a heap with millions of objects outside pools (PYTHONMALLOC=malloc).
+class NodeIndex {
+ public:
+  explicit NodeIndex(const HeadCandidates::Words& addr) : addr_(addr) { slots_.assign(64, kNone); }
+  std::uint32_t find(std::uint64_t a) const {
+    for (std::size_t i = slot(a);; i = (i + 1) & (slots_.size() - 1)) {
+      const std::uint32_t v = slots_[i];
+      if (v == kNone || addr_[v] == a) return v;
+    }
+  }
+  // `v` is the node at an address not in the index yet.
+  void put(std::uint32_t v) {
+    if ((used_ + 1) * 2 > slots_.size()) grow();
+    place(v);
+    ++used_;
+  }
+
+ private:
+  std::size_t slot(std::uint64_t a) const { return static_cast<std::size_t>((a * 0x9E3779B97F4A7C15ULL) >> 20) & (slots_.size() - 1); }
+  void place(std::uint32_t v) {
+    std::size_t i = slot(addr_[v]);
+    while (slots_[i] != kNone) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = v;
+  }
+  void grow() {
+    std::vector<std::uint32_t> old(slots_.size() * 2, kNone);
+    old.swap(slots_);
+    for (std::uint32_t v : old)
+      if (v != kNone) place(v);
+  }
+  const HeadCandidates::Words& addr_;
+  std::vector<std::uint32_t> slots_;
+  std::size_t used_ = 0;
+};
+
 class Census {
  public:
   Census(MemoryReader& fresh, MemoryReader* near, const MemoryMap& map, const Layout& l, const Interpreters& interps, HeadCandidates& c,
-         const ScanLimits& lim, ScanCounts& out)
-      : fresh_(fresh), near_(near), map_(map), l_(l), c_(c), lim_(lim), out_(out), shift_(std::countr_zero(l.pymalloc.pool_size)) {
+         const ScanLimits& lim, CensusBudget& budget, ScanCounts& out)
+      : fresh_(fresh), near_(near), map_(map), l_(l), c_(c), lim_(lim), budget_(budget), out_(out), shift_(std::countr_zero(l.pymalloc.pool_size)) {
     for (std::size_t s = 0; s < interps.gc_states.size(); ++s) {
       const GcState& g = interps.gc_states[s];
       for (int k = 0; k < 4; ++k) sent_.push_back({(k < 3 ? g.heads[static_cast<std::size_t>(k)] : g.permanent).value(), 0, 0, s, k});
@@ -76,7 +113,7 @@ class Census {
     OBJSPY_TRY(confirm_touched());
     bool touched = false;
     near_ = nullptr;  // re-reads must see the target as it is now, not a cached chunk
-    for (int round = 0; round < lim_.refresh_rounds; ++round) {
+    for (int round = 0; round < lim_.refresh_rounds && !out_of_time(); ++round) {
       OBJSPY_ASSIGN(bool any, refresh_round());
       if (!any) break;
       touched = true;
@@ -87,6 +124,13 @@ class Census {
   }
 
  private:
+  // Past the census's deadline: what was read so far is counted, nothing more is read.
+  bool out_of_time() {
+    if (!budget_.expired()) return false;
+    out_.stopped = true;
+    return true;
+  }
+
   std::uint64_t addr_of(std::int64_t r) const { return is_sentinel(r) ? sent_[sentinel_index(r)].addr : c_.addr[static_cast<std::size_t>(r)]; }
 
   // The node at `a` inside pool `sp`, or kNoHead. Candidates are in address order and about
@@ -262,7 +306,7 @@ class Census {
   // links into the unknown; repeated until no new node appears.
   Status confirm_touched() {
     std::size_t from = 0;
-    for (int pass = 0; pass < 64; ++pass) {
+    for (int pass = 0; pass < 64 && !out_of_time(); ++pass) {
       Leads unknown;
       const std::size_t n = c_.size();
       for (std::size_t i = from; i < n; ++i) {
@@ -295,7 +339,7 @@ class Census {
       return (flags_[static_cast<std::size_t>(ld.src)] & (ld.back ? kOut : kIn)) != 0;
     };
     frontier.erase(std::remove_if(frontier.begin(), frontier.end(), [&](const Lead& ld) { return !keep(ld); }), frontier.end());
-    while (!frontier.empty()) {
+    while (!frontier.empty() && !out_of_time()) {
       if (out_.external + frontier.size() > lim_.max_external) {
         out_.warnings.push_back(fmt::format("more than {} objects outside pymalloc pools: the rest were not followed", lim_.max_external));
         out_.over_budget = true;
@@ -324,8 +368,21 @@ class Census {
         std::uint64_t back = ld.back ? (h.w[0] & kMask) : (h.w[1] & kMask);
         if (!reqs[k].ok || !plausible(h) || back != addr_of(ld.src)) continue;
         if (ext_.find(ld.at) != kNone) continue;  // reached twice in one round
+        // The census's bound on distinct types holds here too: a target whose objects outside
+        // pools have a million types costs the first max_types of them, not a million nodes.
+        const std::uint64_t type = h.w[3];
+        if (!ext_types_.bump(type)) {
+          if (ext_types_.full()) {
+            budget_.hit(CensusBudget::Kind::types,
+                        fmt::format("more than {} distinct types among the objects outside pymalloc pools: the rest were not followed",
+                                    budget_.limits().max_types));
+            out_.stopped = true;
+            return {};
+          }
+          ext_types_.add(type);
+        }
         std::size_t e = add_node(ld.at, h);
-        ext_.put(ld.at, static_cast<std::uint32_t>(e));
+        ext_.put(static_cast<std::uint32_t>(e));
         ++out_.external;
         std::uint64_t onward = ld.back ? c_.prev[e] : c_.next[e];
         if (resolve(onward) == kUnknown) next_frontier.push_back({static_cast<std::int64_t>(e), onward, ld.back});
@@ -457,25 +514,24 @@ class Census {
 
   Status count(TypeValidator& types) {
     out_.per_state.assign(n_states_, {});
-    // Each distinct type once: raw data that slipped through has no valid type.
-    TypeCounter seen;
-    for (std::size_t i = 0; i < c_.size(); ++i)
-      if (!(flags_[i] & kDead) && (flags_[i] & (kIn | kOut))) seen.add(c_.type[i]);
+    // Each distinct type validated once (raw data that slipped through has no valid type),
+    // remembered for at most max_types types: past that (a hostile target), the validator's
+    // own bounded cache, then a fresh check per object.
     FlatMap valid;
-    Status err;
-    seen.for_each([&](std::uint64_t t, std::uint64_t) {
-      if (!err.ok()) return;
-      auto v = types.valid(RemoteAddr(t));
-      if (!v.ok()) { err = v.take_error(); return; }
-      if (*v) valid.put(t, 1);
-    });
-    OBJSPY_TRY(err);
+    const std::size_t max_types = budget_.limits().max_types;
     std::uint64_t bad_type = 0;
     for (std::size_t i = 0; i < c_.size(); ++i) {
       std::uint8_t f = flags_[i];
       if (f & kDead) continue;
       if (!(f & (kIn | kOut))) { ++out_.rejected; continue; }
-      if (valid.find(c_.type[i]) == kNone) {
+      const std::uint64_t t = c_.type[i];
+      std::uint32_t v = t ? valid.find(t) : 0;
+      if (v == kNone) {
+        OBJSPY_ASSIGN(bool ok, types.valid(RemoteAddr(t)));
+        v = ok ? 1 : 0;
+        if (valid.size() < max_types) valid.put(t, v);
+      }
+      if (!v) {
         // On a list but not an object: the target's memory is inconsistent (or hostile).
         ++out_.rejected;
         ++bad_type;
@@ -486,8 +542,8 @@ class Census {
       int list = 2;
       if (list_of_[i] != 0xFFFF) { state = sent_[list_of_[i]].state; list = sent_[list_of_[i]].list; }
       auto& ps = out_.per_state[state];
-      if (list == 3) { out_.frozen.add(c_.type[i]); ++ps.frozen; }
-      else { out_.live.add(c_.type[i]); ++ps.generations[static_cast<std::size_t>(list)]; }
+      if (list == 3) { out_.frozen.add(t); ++ps.frozen; }
+      else { out_.live.add(t); ++ps.generations[static_cast<std::size_t>(list)]; }
     }
     // A list whose first or last node does not link back to its head was not reconciled.
     for (const Sentinel& st : sent_) {
@@ -512,6 +568,7 @@ class Census {
   const Layout& l_;
   HeadCandidates& c_;
   const ScanLimits& lim_;
+  CensusBudget& budget_;
   ScanCounts& out_;
   int shift_;
   std::vector<Sentinel> sent_;
@@ -528,15 +585,23 @@ class Census {
   std::vector<Run> runs_;
   std::vector<std::uint32_t> dense_;
   FlatMap extra_pools_;  // (pool number + 1) -> index in c_.pools, for pools first read after the scan
-  FlatMap ext_;      // address -> node, for objects outside pools
+  NodeIndex ext_{c_.addr};  // address -> node, for objects outside pools
+  TypeCounter ext_types_{budget_.limits().max_types};  // their distinct type words
   std::size_t refresh_reads_ = 0;
 };
 
 }  // namespace
 
 Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
-                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim, MemoryReader* near) {
+                                  const Interpreters& interps, TypeValidator& types, const ScanLimits& lim_in, MemoryReader* near,
+                                  CensusBudget* budget_in) {
+  CensusBudget local;
+  CensusBudget& budget = budget_in ? *budget_in : local;
+  ScanLimits lim = lim_in;
+  lim.pools.deadline = std::min(lim.pools.deadline, budget.counting_deadline());
   ScanCounts out;
+  out.live = TypeCounter(budget.limits().max_types);
+  out.frozen = TypeCounter(budget.limits().max_types);
   std::vector<std::uint64_t> sentinels;
   for (const auto& g : interps.gc_states) {
     for (RemoteAddr h : g.heads) sentinels.push_back(h.value());
@@ -545,13 +610,18 @@ Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const
   std::sort(sentinels.begin(), sentinels.end());
   HeadCandidates cand;
   OBJSPY_ASSIGN(out.pools, scan_pools(bulk, map, l, lim.pools, sentinels, cand));
+  // Past the deadline the pools read so far are still counted (a partial census, flagged).
+  if (out.pools.timed_out) {
+    out.stopped = true;
+    (void)budget.expired();
+  }
   if (out.pools.over_budget) {
     out.over_budget = true;
     out.warnings.push_back(fmt::format("more than {} possible objects in pymalloc pools", lim.pools.max_candidates));
     return out;
   }
   const std::size_t candidates = cand.size();
-  Census census(fresh, near, map, l, interps, cand, lim, out);
+  Census census(fresh, near, map, l, interps, cand, lim, budget, out);
   OBJSPY_TRY(census.run(types));
   if (std::getenv("OBJSPY_DEBUG_SCAN"))
     std::fprintf(stderr, "scan: %zu regions, %zu pools probed, %zu used, %zu blocks, %zu MiB; %zu candidates, %zu external, %zu rejected, %zu uncertain, %zu recovered\n",

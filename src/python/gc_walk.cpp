@@ -7,7 +7,7 @@
 
 namespace objspy {
 
-TypeCounter::TypeCounter() { slots_.resize(1024); }
+TypeCounter::TypeCounter(std::size_t max_types) : max_types_(max_types) { slots_.resize(1024); }
 
 TypeCounter::Entry* TypeCounter::probe(std::uint64_t type) {
   std::size_t mask = slots_.size() - 1;
@@ -38,6 +38,11 @@ bool TypeCounter::bump(std::uint64_t type) {
 void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
   Entry* e = probe(type);
   if (!e->type) {
+    if (used_ >= max_types_) {
+      other_ += n;
+      total_ += n;
+      return;
+    }
     if ((used_ + 1) * 2 > slots_.size()) {
       grow();
       e = probe(type);
@@ -51,7 +56,7 @@ void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
 }
 
 Result<bool> TypeValidator::valid(RemoteAddr type) {
-  if (auto it = cache_.find(type.value()); it != cache_.end()) return it->second;
+  if (std::uint32_t v = type.null() ? FlatMap::kNone : cache_.find(type.value()); v != FlatMap::kNone) return v != 0;
   bool ok = false;
   if (!type.null() && type.aligned(8)) {  // read even where an older map says nothing is: reads fail cleanly
     auto flags = mem_.u64(type + l_.tp_flags);
@@ -64,8 +69,15 @@ Result<bool> TypeValidator::valid(RemoteAddr type) {
       ok = meta_flags.ok() && (*meta_flags & kTpFlagsTypeSubclass);
     }
   }
-  cache_.emplace(type.value(), ok);
+  if (!type.null() && cache_.size() < max_cached_) cache_.put(type.value(), ok ? 1 : 0);
   return ok;
+}
+
+void HeadSet::add(RemoteAddr h) {
+  if (h.null()) return;
+  set_.put(h.value(), 1);
+  lo_ = std::min(lo_, h.value());
+  hi_ = std::max(hi_, h.value());
 }
 
 Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& counts) {
@@ -73,7 +85,9 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
   constexpr std::uint64_t kMask = ~std::uint64_t{3};  // low bits are flags in both links
   const std::uint64_t obj_off = ctx.layout.gc_head_size;
   const std::uint64_t type_off = obj_off + ctx.layout.ob_type;
+  CensusBudget& budget = ctx.budget;
   auto stop = [&](std::string why) {
+    budget.steps += r.objects;
     r.complete = false;
     r.problem = std::move(why);
     return r;
@@ -87,15 +101,17 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
   // was diverted into another list (or garbage).
   std::uint64_t saved = g;
   std::uint64_t power = 1, lambda = 0;
-  // Sentinels live in the runtime or interpreter structs: only nodes inside their address
-  // range need the (linear) check against them.
-  std::uint64_t heads_lo = ~0ULL, heads_hi = 0;
-  for (RemoteAddr h : ctx.known_heads) { heads_lo = std::min(heads_lo, h.value()); heads_hi = std::max(heads_hi, h.value()); }
+  // The bound is over the whole census: lists that share nodes cannot multiply it. What is
+  // left of it, counted here and added to the census's steps when the list ends.
+  const std::uint64_t room = ctx.max_steps > budget.steps ? ctx.max_steps - budget.steps : 0;
   while (g != head.value()) {
-    if (r.objects >= ctx.max_steps) return stop(fmt::format("more than {} objects: list does not end", ctx.max_steps));
+    if (r.objects >= room) {
+      budget.hit(CensusBudget::Kind::steps, fmt::format("the walk reached its bound of {} objects over all lists (the target's writable memory / 32)", ctx.max_steps));
+      return stop(fmt::format("stopped after {} objects: the census's bound of {} objects over all lists was reached", r.objects, ctx.max_steps));
+    }
+    if ((r.objects & 1023) == 1023 && budget.expired()) return stop(fmt::format("stopped after {} objects: the census's deadline passed", r.objects));
     if (g == 0 || (g & 7)) return stop(fmt::format("bad link {:#x} after {} objects", g, r.objects));
-    if (g >= heads_lo && g <= heads_hi &&
-        std::find(ctx.known_heads.begin(), ctx.known_heads.end(), RemoteAddr(g)) != ctx.known_heads.end())
+    if (ctx.known_heads.contains(g))
       return stop(fmt::format("reached another list's head after {} objects (a collection moved objects)", r.objects));
     // PyGC_Head {_gc_next, _gc_prev} then PyObject {ob_refcnt, ob_type}: 32 bytes, read in
     // place from the cache when possible.
@@ -126,6 +142,7 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
     if (g == saved) return stop(fmt::format("list loops without reaching its head after {} objects", r.objects));
     if (++lambda == power) { saved = g; power <<= 1; lambda = 0; }
   }
+  budget.steps += r.objects;
   if (r.broken_links) r.complete = false, r.problem = fmt::format("{} back links did not match (the list changed during the walk)", r.broken_links);
   return r;
 }

@@ -13,6 +13,9 @@ namespace {
 // generations at 24/48/72, generation0 pointer at 96, permanent at 104, collecting at 200.
 // Debian's 3.13 packages lower the alignment of PyGC_Head (gh-127545 patch), which moves the
 // generations to 20/44/68; locate.cpp follows the generation0 pointer to find them.
+// The gc module's figures: enabled 12, debug 16, generation_stats[3] at 128 (24 bytes each:
+// collections, collected, uncollectable), garbage 208, callbacks 216 (DWARF of every build
+// listed at the top; Debian's 3.13 differs only in the generations).
 GcLayout classic_gc() {
   GcLayout g;
   g.kind = GcKind::generational;
@@ -21,7 +24,28 @@ GcLayout classic_gc() {
   g.permanent = 104;
   g.generation0 = 96;
   g.collecting = 200;
+  g.enabled = 12;
+  g.debug = 16;
+  g.stats = 128;
+  g.garbage = 208;
+  g.callbacks = 216;
   return g;
+}
+
+// 3.15's struct gc_stats behind the pointer (DWARF of Debian's 3.15.2 and 3.15.2d): 1120
+// bytes; young.items[11] at 0 with its index at 704, old[0].items[3] at 712 / 904, old[1] at
+// 912 / 1104, update_seq at 1112; records of 64 bytes (ts_start, ts_stop, collections 16,
+// collected 24, uncollectable 32, candidates 40, duration 48, heap_size 56). gc_get_stats()
+// returns the record at each ring's index (verified in its machine code).
+GcStatsRing ring_315() {
+  GcStatsRing r;
+  r.size = 1120;
+  r.record_size = 64;
+  r.items = {0, 712, 912};
+  r.slots = {11, 3, 3};
+  r.index = {704, 904, 1104};
+  r.update_seq = 1112;
+  return r;
 }
 
 }  // namespace
@@ -41,6 +65,7 @@ Result<Layout> builtin_layout(const PyVersion& v) {
   l.str.ascii_size = pre312 ? 48 : 40;         // 3.12 dropped wstr
   l.str.compact_size = pre312 ? 72 : 56;
   if (v.minor < 11) l.dict_keys_object = DictKeysLayout{false, 8, 32, 40};  // dk_size, dk_nentries, indices
+  l.list.ob_item = 24;  // PyListObject.ob_item, 3.8-3.15 (DWARF; _Py_DebugOffsets.list_object from 3.13)
   l.long_has_lv_tag = v.minor >= 12;
   l.gc = classic_gc();
   // Pools grew to 16 KiB with the radix tree (3.10, bpo-37448); 4 KiB (one page) before.
@@ -113,6 +138,14 @@ Result<Layout> builtin_layout(const PyVersion& v) {
         l.gc.permanent = 96;
         l.gc.generation0.reset();
         l.gc.collecting = 192;
+        // enabled 12, debug 16 as before; generation_stats[3] at 120, garbage 200, callbacks
+        // 208, visited_space 232 (the incremental gc.c: gc.get_count() is young.count,
+        // old[visited_space].count, old[visited_space ^ 1].count).
+        l.gc.stats = 120;
+        l.gc.garbage = 200;
+        l.gc.callbacks = 208;
+        l.gc.visited_space = 232;
+        l.gc.oldest_threshold_zero = true;  // its gc_get_threshold_impl returns 0 for old[1]
       } else {
         // 3.14.5+: generational again, ABI-compatible struct with fields appended (264 bytes).
         l.gc.size = 264;
@@ -120,6 +153,10 @@ Result<Layout> builtin_layout(const PyVersion& v) {
         l.gc.permanent = 96;
         l.gc.generation0 = 256;
         l.gc.collecting = 192;
+        // DWARF of 3.14.10 and 3.14.10d: generation_stats[3] at 120, garbage 200, callbacks 208.
+        l.gc.stats = 120;
+        l.gc.garbage = 200;
+        l.gc.callbacks = 208;
       }
       break;
     case 15:
@@ -135,6 +172,15 @@ Result<Layout> builtin_layout(const PyVersion& v) {
       l.gc.permanent = 80;
       l.gc.generation0 = 168;
       l.gc.collecting = 112;
+      // enabled 0, debug 4; generation_stats a pointer at 104 (also published in
+      // _Py_DebugOffsets.gc.generation_stats), garbage 128, callbacks 136.
+      l.gc.enabled = 0;
+      l.gc.debug = 4;
+      l.gc.stats_kind = GcStatsKind::ring_pointer;
+      l.gc.stats = 104;
+      l.gc.ring = ring_315();
+      l.gc.garbage = 128;
+      l.gc.callbacks = 136;
       break;
     default:
       break;
@@ -165,6 +211,9 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
   l.str.ascii_size = d.ascii_size;
   l.dict_keys = d.ma_keys;
   l.dict_values = d.ma_values;
+  if (d.list_ob_size != l.ob_size)
+    return make_error(Errc::corrupt_target, fmt::format("unexpected list layout in _Py_DebugOffsets (ob_size at {})", d.list_ob_size));
+  l.list.ob_item = d.list_ob_item;
   // The GC state's size tells the incremental (240) and reverted (264) 3.14 layouts apart
   // even where the micro version would not.
   if (l.version.minor == 14 && (d.gc_size == 240 || d.gc_size == 264)) {
@@ -178,6 +227,17 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
   if (d.gc_collecting != l.gc.collecting)
     return make_error(Errc::unsupported_version,
                       fmt::format("Python {}: gc.collecting at {}, objspy expects {}", l.version.str(), d.gc_collecting, l.gc.collecting));
+  // 3.15+: the target says where its statistics pointer is and how big what it points to is.
+  // A size objspy does not know is a ring geometry it cannot read: statistics are left out,
+  // the census goes on.
+  if (d.gc_generation_stats_size && l.gc.stats_kind == GcStatsKind::ring_pointer) {
+    l.gc.stats = d.gc_generation_stats;
+    if (d.gc_generation_stats_size != l.gc.ring.size) {
+      l.gc.stats_kind = GcStatsKind::unknown;
+      l.gc.stats_note = fmt::format("the target's struct gc_stats is {} bytes; objspy reads the {}-byte layout of Python 3.{}",
+                                    d.gc_generation_stats_size, l.gc.ring.size, l.version.minor);
+    }
+  }
   return l;
 }
 

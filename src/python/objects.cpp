@@ -1,5 +1,6 @@
 #include "objspy/python/objects.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <fmt/format.h>
@@ -75,7 +76,9 @@ Result<std::string> ObjectReader::str(RemoteAddr obj, std::size_t max_chars, boo
   return out;
 }
 
-Result<std::optional<RemoteAddr>> ObjectReader::dict_get(RemoteAddr dict, std::string_view key) {
+Result<std::optional<RemoteAddr>> ObjectReader::dict_get(RemoteAddr dict, std::string_view key, DictScan* scan) {
+  DictScan local;
+  if (!scan) scan = &local;
   OBJSPY_ASSIGN(bool is_dict, is_instance_flag(dict, kTpFlagsDictSubclass));
   if (!is_dict) return not_a("dict", dict);
   OBJSPY_ASSIGN(RemoteAddr keys, mem_.ptr(dict + l_.dict_keys));
@@ -102,7 +105,13 @@ Result<std::optional<RemoteAddr>> ObjectReader::dict_get(RemoteAddr dict, std::s
   }
   RemoteAddr entries = keys + kl.indices + index_bytes;
   if (nentries > (1ULL << 24)) return not_a("dict (entry count)", dict);
-  for (std::uint64_t i = 0; i < nentries; ++i) {
+  // Entries [0, head) and [tail, nentries): all of them when there are few.
+  const std::uint64_t half = scan->max_entries / 2;
+  const std::uint64_t head = std::min<std::uint64_t>(nentries, scan->max_entries - half);
+  const std::uint64_t tail = std::max<std::uint64_t>(head, nentries > half ? nentries - half : 0);
+  scan->cut = scan->cut || tail > head;
+  for (std::uint64_t i = head ? 0 : tail; i < nentries; i = i + 1 == head ? tail : i + 1) {
+    ++scan->examined;
     RemoteAddr e = entries + i * entry_size;
     OBJSPY_ASSIGN(RemoteAddr k, mem_.ptr(e + key_off));
     if (k.null()) continue;  // deleted entry

@@ -160,6 +160,7 @@ Result<PoolScanStats> scan_pools(MemoryReader& mem, const MemoryMap& map, const 
     return {};
   };
   std::uint64_t budget = lim.max_region_bytes;
+  auto late = [&] { return std::chrono::steady_clock::now() >= lim.deadline; };
   for (const Mapping* m : object_regions(map)) {
     ++st.regions;
     std::uint64_t a = (m->start + pm.pool_size - 1) & ~(pm.pool_size - 1);
@@ -167,9 +168,12 @@ Result<PoolScanStats> scan_pools(MemoryReader& mem, const MemoryMap& map, const 
       if (budget < pm.pool_size) { st.regions_capped = true; break; }
       budget -= pm.pool_size;
       reqs.push_back({RemoteAddr(a), std::span<std::byte>(hdr_buf.data() + reqs.size() * 48, 48)});
-      if (reqs.size() == kBatch) OBJSPY_TRY(flush());
+      if (reqs.size() == kBatch) {
+        OBJSPY_TRY(flush());
+        if (late()) { st.timed_out = true; break; }
+      }
     }
-    if (st.regions_capped) break;
+    if (st.regions_capped || st.timed_out) break;
   }
   OBJSPY_TRY(flush());
   st.pools_used = used.size();
@@ -244,7 +248,11 @@ Result<PoolScanStats> scan_pools(MemoryReader& mem, const MemoryMap& map, const 
     if (worker) worker->join();
   };
   Status failed;
-  for (std::size_t i = 0; i < used.size();) {
+  for (std::size_t i = 0; i < used.size() && !st.timed_out;) {
+    if (late()) {
+      st.timed_out = true;
+      break;
+    }
     std::size_t j = i + 1;
     while (j < used.size() && j - i < per_read && used[j] == used[j - 1] + pm.pool_size) ++j;
     std::size_t b;

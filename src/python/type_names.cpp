@@ -1,5 +1,7 @@
 #include "objspy/python/type_names.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace objspy {
@@ -45,10 +47,24 @@ Result<TypeName> TypeNamer::read_name(RemoteAddr type) {
   out.qualified = out.name;
   OBJSPY_ASSIGN(RemoteAddr dict, mem.ptr(type + l.tp_dict));
   if (dict.null()) return out;
-  OBJSPY_ASSIGN(auto module, objs_.dict_get(dict, "__module__"));
-  if (!module || module->null()) return out;
+  DictScan scan;
+  if (budget_) {
+    const CensusLimits& lim = budget_->limits();
+    if (budget_->dict_entries >= lim.max_dict_entries_total) {
+      budget_->hit(CensusBudget::Kind::dict_entries,
+                   fmt::format("more than {} dict entries examined for __module__: the rest of the types are named without their module",
+                               lim.max_dict_entries_total));
+      return out;
+    }
+    scan.max_entries = static_cast<std::size_t>(std::min<std::uint64_t>(lim.max_dict_entries, lim.max_dict_entries_total - budget_->dict_entries));
+  }
+  auto module = objs_.dict_get(dict, "__module__", &scan);
+  if (budget_) budget_->dict_entries += scan.examined;
+  if (!module.ok()) return module.take_error();
+  if (!*module && scan.cut) ++modules_not_found_;
+  if (!*module || (*module)->null()) return out;
   bool mod_truncated = false;
-  auto text = objs_.str(*module, kMaxNameChars, &mod_truncated);
+  auto text = objs_.str(**module, kMaxNameChars, &mod_truncated);
   if (!text.ok()) {
     if (fatal(text.error())) return text.take_error();
     return out;  // None or another non-str __module__: objgraph prints the name alone for None

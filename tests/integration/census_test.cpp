@@ -22,12 +22,10 @@ Counts from_target(const json& j, const char* key) {
     std::string name = itest::hex_decode(k);
     // objspy cuts names past 1024 code points and marks them "..." (a hostile target could
     // make them megabytes long).
-    if (objspy::display_width(name) > 1024) {
-      std::size_t cps = 0, i = 0;
-      for (; i < name.size(); ++i)
-        if ((static_cast<unsigned char>(name[i]) & 0xC0) != 0x80 && cps++ == 1024) break;
-      name = name.substr(0, i) + "...";
-    }
+    std::size_t cps = 0, i = 0;
+    for (; i < name.size(); ++i)
+      if ((static_cast<unsigned char>(name[i]) & 0xC0) != 0x80 && cps++ == 1024) break;
+    if (i < name.size()) name = name.substr(0, i) + "...";
     c[objspy::sanitize_utf8(name)] += v.get<long long>();
   }
   return c;
@@ -95,6 +93,15 @@ Outcome check_interpreter(const itest::Interpreter& py, bool hostile) {
       if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\n') || ch == 0x7f) { problems.push_back("control character in table"); break; }
     if (table.out.find("\\x1b]0;pwned") == std::string::npos) problems.push_back("escaped hostile name not shown");
     if (table.out.find("\\u202e") == std::string::npos) problems.push_back("bidi override not escaped");
+    if (table.out.find("dict\\u200e\\u200b\\u061c\\ufeff\\u2066") == std::string::npos) problems.push_back("invisible marks not escaped");
+    // The 2 MB name is cut to the table's name width: no row is wider than the name column
+    // and a count.
+    std::size_t rows = 0, widest = 0;
+    for (std::size_t at = 0, nl; (nl = table.out.find('\n', at)) != std::string::npos; at = nl + 1, ++rows)
+      widest = std::max(widest, objspy::display_width(table.out.substr(at, nl - at)));
+    if (widest > 60 + 1 + 20) problems.push_back(fmt::format("a table row {} columns wide", widest));
+    if (table.out.find("LLLL\u2026LLLL") == std::string::npos) problems.push_back("long name not cut");
+    if (rows < 10 || table.out.size() > rows * 120) problems.push_back(fmt::format("table of {} rows is {} bytes", rows, table.out.size()));
   }
   for (const auto& p : problems) o.note += (o.note.empty() ? "" : "; ") + p;
   if (!detail.empty()) MESSAGE(py.label << (hostile ? " (hostile)" : "") << " differences:\n" << detail);

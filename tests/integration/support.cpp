@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -222,6 +223,7 @@ CommandResult run(const std::vector<std::string>& argv, double timeout_s, const 
   int o[2], e[2];
   if (pipe2(o, O_CLOEXEC) != 0 || pipe2(e, O_CLOEXEC) != 0) return {};
   int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const auto started = std::chrono::steady_clock::now();
   pid_t pid = spawn(argv, devnull, o[1], e[1], env);
   close(devnull);
   close(o[1]);
@@ -244,7 +246,10 @@ CommandResult run(const std::vector<std::string>& argv, double timeout_s, const 
   }
   for (auto& f : fds) if (f.fd >= 0) close(f.fd);
   int st = 0;
-  waitpid(pid, &st, 0);
+  struct rusage ru {};
+  wait4(pid, &st, 0, &ru);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  r.max_rss_kib = ru.ru_maxrss;
   r.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return r;
 }

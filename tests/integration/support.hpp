@@ -54,6 +54,8 @@ struct CommandResult {
   int exit_code = -1;
   std::string out;
   std::string err;
+  double seconds = 0;       // wall clock, start to exit
+  long max_rss_kib = 0;     // the command's peak RSS (getrusage of the child)
 };
 // Run a command to completion (killed after timeout_s), capturing stdout and stderr.
 CommandResult run(const std::vector<std::string>& argv, double timeout_s = 120, const std::map<std::string, std::string>& env = {});

@@ -107,12 +107,13 @@ keep += [collections.deque([i]) for i in range(19)]
 
 if HOSTILE:
     # Type names a hostile process could choose: terminal escapes, newlines, bidi overrides,
-    # and a very long name.
+    # invisible marks that make one name look like another, and a very long name.
     Evil = type("Evil\x1b]0;pwned\x07\x1b[31mRed\x1b[0m", (), {})
     Newline = type("line1\nline2\rline3", (), {})
     Bidi = type("abc\u202edcba", (), {})
+    Invisible = type("dict\u200e\u200b\u061c\ufeff\u2066", (), {})
     Long = type("L" * 2000000, (), {})  # 2 MB
-    keep += [Evil(), Evil(), Newline(), Bidi(), Bidi(), Bidi(), Long()]
+    keep += [Evil(), Evil(), Newline(), Bidi(), Bidi(), Bidi(), Invisible(), Long()]
 
 
 def _hex(s):

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "objspy/python/debug_offsets.hpp"
@@ -21,6 +22,22 @@ std::vector<std::byte> block314() {
   put(616, 64); put(624, 32); put(632, 16); put(640, 40);
   put(528, 48); put(536, 32); put(544, 40);
   put(648, 264); put(656, 192);
+  put(472, 40); put(480, 24); put(488, 16);  // list_object
+  return b;
+}
+
+// A 3.15 block with the values Debian's 3.15.2 publishes (read from its .PyRuntime section).
+std::vector<std::byte> block315() {
+  std::vector<std::byte> b(objspy::debug_offsets_block_size(15));
+  auto put = [&](std::size_t off, std::uint64_t v) { std::memcpy(b.data() + off, &v, 8); };
+  std::memcpy(b.data(), "xdebugpy", 8);
+  put(8, 51315440); put(24, 346568); put(40, 936); put(48, 226240); put(64, 7264); put(88, 7400); put(104, 7576);
+  put(464, 16); put(472, 8); put(480, 424); put(488, 24); put(504, 168);
+  put(712, 64); put(720, 32); put(728, 16); put(736, 40);
+  put(624, 48); put(632, 32); put(640, 40);
+  put(752, 176); put(760, 112);
+  put(568, 40); put(576, 24); put(584, 16);
+  put(776, 1120); put(784, 104);  // gc.generation_stats_size, gc.generation_stats
   return b;
 }
 
@@ -59,7 +76,8 @@ TEST_CASE("lying offsets are rejected, each with the field named") {
   struct Case { std::size_t off; std::uint64_t value; const char* field; };
   for (Case c : {Case{0, 0x4141414141414141ULL, "cookie"}, Case{8, 0x030D00F0, "version"}, Case{24, 1ULL << 40, "runtime_state.size"},
                  Case{40, 400000, "interpreters_head"}, Case{88, 225860, "interpreter_state.gc"}, Case{408, 16, "pyobject.ob_type"},
-                 Case{424, 1ULL << 62, "tp_name"}, Case{648, 0, "gc.size"}, Case{656, 5000, "gc.collecting"}, Case{16, 7, "free_threaded"}}) {
+                 Case{424, 1ULL << 62, "tp_name"}, Case{648, 0, "gc.size"}, Case{656, 5000, "gc.collecting"}, Case{16, 7, "free_threaded"},
+                 Case{472, 0, "list_object.size"}, Case{480, 36, "list_object.ob_item"}, Case{488, 1ULL << 63, "list_object.ob_size"}}) {
     CAPTURE(c.field);
     auto b = block314();
     put(b, c.off, c.value);
@@ -85,4 +103,44 @@ TEST_CASE("short blocks and unknown minors") {
   CHECK_FALSE(objspy::parse_debug_offsets(b, 14).ok());
   CHECK(objspy::debug_offsets_block_size(16) == 0);
   CHECK(objspy::parse_debug_offsets(block314(), 16).error().code == objspy::Errc::unsupported_version);
+}
+
+TEST_CASE("3.15: the statistics pointer comes from the block; a ring of another size is left unread") {
+  auto d = objspy::parse_debug_offsets(block315(), 15);
+  REQUIRE(d.ok());
+  CHECK(d->gc_generation_stats == 104);
+  CHECK(d->gc_generation_stats_size == 1120);
+  CHECK(d->list_ob_item == 24);
+  auto base = *objspy::builtin_layout(objspy::PyVersion{3, 15, 2});
+  auto l = objspy::apply_debug_offsets(base, *d);
+  REQUIRE(l.ok());
+  CHECK(l->gc.stats_kind == objspy::GcStatsKind::ring_pointer);
+  CHECK(l->gc.stats == 104);
+  auto b = block315();
+  put(b, 776, 1112);  // an earlier 3.15 build's struct gc_stats, without update_seq
+  d = objspy::parse_debug_offsets(b, 15);
+  REQUIRE(d.ok());
+  l = objspy::apply_debug_offsets(base, *d);
+  REQUIRE(l.ok());  // the census goes on without the statistics
+  CHECK(l->gc.stats_kind == objspy::GcStatsKind::unknown);
+  CHECK(l->gc.stats_note.find("1112 bytes") != std::string::npos);
+  for (auto [off, value, field] : {std::tuple{776, 0ULL, "gc.generation_stats_size"}, std::tuple{776, 1ULL << 30, "gc.generation_stats_size"},
+                                   std::tuple{784, 172ULL, "gc.generation_stats"}}) {
+    CAPTURE(field);
+    auto bad = block315();
+    put(bad, static_cast<std::size_t>(off), value);
+    auto r = objspy::parse_debug_offsets(bad, 15);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message.find(field) != std::string::npos);
+  }
+}
+
+TEST_CASE("a list whose ob_size is not PyVarObject's is refused") {
+  auto b = block314();
+  put(b, 488, 24);
+  auto d = objspy::parse_debug_offsets(b, 14);
+  REQUIRE(d.ok());
+  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 14, 10}), *d);
+  REQUIRE_FALSE(l.ok());
+  CHECK(l.error().code == objspy::Errc::corrupt_target);
 }

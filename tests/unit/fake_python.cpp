@@ -29,6 +29,36 @@ Heap::Heap(Layout l) : layout(std::move(l)) {
   RemoteAddr none_type = static_type("NoneType", 0);
   none_obj = alloc(16);
   mem.put_u64(none_obj + layout.ob_type, none_type.value());
+  list_type = static_type("list", objspy::kTpFlagsListSubclass | objspy::kTpFlagsHaveGc);
+  init_collector(gc_state);
+}
+
+RemoteAddr Heap::list(const std::vector<RemoteAddr>& items) {
+  RemoteAddr o = alloc(48);
+  mem.put_u64(o, 1);
+  mem.put_u64(o + layout.ob_type, list_type.value());
+  mem.put_u64(o + layout.ob_size, items.size());
+  RemoteAddr arr = alloc(std::max<std::uint64_t>(8, items.size() * 8));
+  for (std::size_t i = 0; i < items.size(); ++i) mem.put_u64(arr + i * 8, items[i].value());
+  mem.put_u64(o + layout.list.ob_item, arr.value());
+  mem.put_u64(o + 32, items.size());  // allocated
+  return o;
+}
+
+void Heap::init_collector(RemoteAddr gc) {
+  const auto& g = layout.gc;
+  mem.put_u32(gc + g.enabled, 1);
+  const std::uint32_t thresholds[3] = {layout.version.minor >= 13 ? 2000u : 700u, 10, 10};
+  for (std::size_t i = 0; i < 3; ++i) mem.put_u32(gc + g.heads[i] + g.threshold, thresholds[i]);
+  mem.put_u64(gc + g.garbage, list({}).value());
+  mem.put_u64(gc + g.callbacks, list({}).value());
+  if (g.stats_kind == objspy::GcStatsKind::ring_pointer) mem.put_u64(gc + g.stats, alloc(g.ring.size).value());
+}
+
+RemoteAddr Heap::stats_block(RemoteAddr gc) {
+  std::uint64_t p = 0;
+  (void)mem.read(gc + layout.gc.stats, std::as_writable_bytes(std::span(&p, 1)));
+  return RemoteAddr(p);
 }
 
 void Heap::set_generations_at(std::uint64_t off) {
@@ -36,6 +66,8 @@ void Heap::set_generations_at(std::uint64_t off) {
     heads[i] = gc_state + off + i * 24;
     mem.put_u64(heads[i], heads[i].value());
     mem.put_u64(heads[i] + 8, heads[i].value());
+    mem.put_u32(heads[i] + layout.gc.threshold, i == 0 ? 2000 : 10);  // threshold and count move with their head
+    mem.put_u32(heads[i] + layout.gc.count, 0);
   }
   mem.put_u64(gc_state + *layout.gc.generation0, heads[0].value());
 }
@@ -138,6 +170,7 @@ Heap::Interp Heap::add_interpreter() {
   if (!layout.rt_gc) {
     for (auto h : in.heads) { mem.put_u64(h, h.value()); mem.put_u64(h + 8, h.value()); }
     if (layout.gc.generation0) mem.put_u64(gc + *layout.gc.generation0, in.heads[0].value());
+    init_collector(gc);
   }
   return in;
 }

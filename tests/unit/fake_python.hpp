@@ -29,6 +29,14 @@ class Heap {
   // module "" or "-" : "-" means no __module__ key at all.
   RemoteAddr heap_type(const std::string& name, const std::string& module);
   RemoteAddr str(const std::string& ascii);
+  // A list object (PyListObject) holding `items`.
+  RemoteAddr list(const std::vector<RemoteAddr>& items);
+  // A GC state's collector as a fresh interpreter has it: enabled, default thresholds, empty
+  // gc.garbage and gc.callbacks, and (3.15) a zeroed statistics block. The constructor does it
+  // for the main interpreter's state, add_interpreter() for each new one.
+  void init_collector(RemoteAddr gc_state);
+  // 3.15: the struct gc_stats a GC state points to.
+  RemoteAddr stats_block(RemoteAddr gc_state);
   RemoteAddr dict(const std::vector<std::pair<RemoteAddr, RemoteAddr>>& items);
   // A GC object of `type` appended to list `gen` (0-2, 3 = permanent). Returns its PyGC_Head.
   RemoteAddr add_object(RemoteAddr type, int gen);
@@ -77,7 +85,7 @@ class Heap {
   objspy::SyntheticMemory mem;
   objspy::MemoryMap map;
   objspy::Layout layout;
-  RemoteAddr runtime, interp, gc_state, type_type, str_type, dict_type, none_obj;
+  RemoteAddr runtime, interp, gc_state, type_type, str_type, dict_type, list_type, none_obj;
   std::array<RemoteAddr, 4> heads;  // 0-2 generations, 3 permanent
 
  private:

@@ -170,12 +170,19 @@ TEST_CASE("top's table fits the terminal and escapes names") {
   }
   CHECK(lines[1].find("every 500ms") != std::string::npos);
   CHECK(lines[1].find("q quit") == std::string::npos);  // cut to the width
-  CHECK(lines[4].find("Evil\\x1b") != std::string::npos);
+  // The counts take 51 columns: the name gets the 9 left, its start and end around a "…",
+  // never a part of its escape.
+  CHECK(lines[4].ends_with("Evil\u2026[31m"));
+  v.width = 200;
+  lines = render_top(s, census(0, {{"a", 1}}), v);
+  CHECK(lines[4].find("Evil\\x1b[31m") != std::string::npos);  // room enough: whole
   v.width = 0;
   v.max_rows = 0;
   lines = render_top(s, census(0, {{"a", 1}}), v);
   CHECK(lines.size() == 4 + 3);
-  CHECK(lines[5].find(std::string(300, 'x')) != std::string::npos);  // no width: nothing cut
+  // No terminal width, but a name still gets at most kNameColumns.
+  CHECK(lines[5].find(std::string(29, 'x') + "\u2026" + std::string(30, 'x')) != std::string::npos);
+  CHECK(lines[5].find(std::string(31, 'x')) == std::string::npos);
 }
 
 TEST_CASE("human spans of time") {

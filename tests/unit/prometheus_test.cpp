@@ -51,6 +51,11 @@ TEST_CASE("label values: valid UTF-8, escapes the format defines, no control cha
   CHECK(prometheus_label_value("\xC2\x9B" "1m") == "\xEF\xBF\xBD" "1m");  // C1 CSI
   CHECK(prometheus_label_value("\xff") == "\xEF\xBF\xBD");                // invalid UTF-8
   CHECK(prometheus_label_value("\xe6\x97\xa5") == "\xe6\x97\xa5");
+  // Invisible and direction-changing characters would make a dashboard show one name for
+  // another: replaced like controls.
+  CHECK(prometheus_label_value("a\u202eb\u200ec\u061cd\ufeffe\u200bf") == "a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf");
+  CHECK(prometheus_label_value("tag\U000E0041") == "tag\uFFFD");
+  CHECK(prometheus_label_value("\u2026\u00e9") == "\u2026\u00e9");
 }
 
 TEST_CASE("per-type series: top N by count, the rest in other, never a series twice") {

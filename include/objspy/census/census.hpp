@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,44 @@ struct TypeStat {
   bool truncated = false;
 };
 
+// One element of gc.get_stats().
+struct GcGenerationStat {
+  std::int64_t collections = 0, collected = 0, uncollectable = 0;
+  std::optional<std::int64_t> candidates;  // 3.15+
+  std::optional<double> duration;          // 3.15+, seconds
+};
+
+struct GarbageType {
+  std::string name;       // as TypeStat
+  std::string qualified;
+  std::uint64_t count = 0;
+};
+
+// What the gc module says about one interpreter's collector, read while the target runs: a
+// snapshot, each figure as the target held it at one moment of the census. A figure that the
+// version or the target's memory cannot give is nullopt, and `notes` say why.
+struct CollectorStat {
+  std::optional<bool> enabled;                            // gc.isenabled()
+  std::optional<std::int64_t> debug;                      // gc.get_debug()
+  std::optional<std::array<std::int64_t, 3>> thresholds;  // gc.get_threshold()
+  std::optional<std::array<std::int64_t, 3>> counts;      // gc.get_count()
+  std::optional<std::array<GcGenerationStat, 3>> stats;   // gc.get_stats()
+  bool collecting = false;                                // a collection was running
+  std::optional<std::uint64_t> garbage;                   // len(gc.garbage)
+  std::vector<GarbageType> garbage_types;                 // type(o) of the items examined, count descending
+  std::uint64_t garbage_types_other = 0;                  // examined items of types past the named ones
+  std::uint64_t garbage_unreadable = 0;                   // examined items with no valid type
+  bool garbage_truncated = false;                         // longer than objspy examines
+  std::optional<std::uint64_t> callbacks;                 // len(gc.callbacks)
+  std::vector<std::string> notes;                         // raw text: escape before printing
+};
+
 struct InterpreterStat {
   std::int64_t index = 0;  // 0: the main interpreter (listed first); others in creation order
   std::uint64_t objects = 0;
   std::array<std::uint64_t, 3> generations{};
-  std::uint64_t frozen = 0;
+  std::uint64_t frozen = 0;  // also gc.get_freeze_count(): the length of the permanent generation
+  CollectorStat gc;
 };
 
 struct WalkStatus {
@@ -37,6 +71,9 @@ struct WalkStatus {
   std::uint64_t recovered = 0;        // links repaired by re-reading the target
   bool torn = false;                  // a list was abandoned or a collection overlapped: partial
   bool retried = false;
+  // The census budgets that ran out (deadline, interpreters, steps, types, name bytes, dict
+  // entries; python/budget.hpp), each in words: the census stopped early there, a partial count.
+  std::vector<std::string> limits;
   std::vector<std::string> warnings;  // raw text: escape before printing
 };
 

@@ -9,6 +9,7 @@
 #include "objspy/process/maps.hpp"
 #include "objspy/process/proc.hpp"
 #include "objspy/process/reader.hpp"
+#include "objspy/python/budget.hpp"
 #include "objspy/python/locate.hpp"
 
 namespace objspy {
@@ -31,15 +32,20 @@ struct SampleOptions {
   // copy; past this many bytes it counts while holding instead (a longer hold, no copy).
   std::uint64_t copy_budget = 4ULL << 30;
   int pause_timeout_ms = 200;  // --pause: how long every thread has to stop, per hold
+  // What one census may spend (deadline: --census-timeout); a census that runs out of any of
+  // it is incomplete, with the reason, and is not retried.
+  CensusLimits limits;
 };
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a
 // cache); `fresh` bypasses any cache (for flags that must be re-read). Test memory passes the
 // same reader twice. `target_held`: the target is stopped (--pause), so a collection in
 // progress cannot finish and is reported without waiting for it.
+// `budget` (optional; default limits from now) bounds what the census spends; each limit it
+// runs out of is listed in walk.limits and makes the census incomplete and torn.
 // Err only when no census can be given at all.
 Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
-                           bool target_held = false, CensusMethod method = CensusMethod::scan);
+                           bool target_held = false, CensusMethod method = CensusMethod::scan, CensusBudget* budget = nullptr);
 
 class Sampler {
  public:

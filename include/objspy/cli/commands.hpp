@@ -26,6 +26,7 @@ struct TargetOptions {
   bool pause = false;   // hold the target's threads during each census
   CensusMethod method = CensusMethod::scan;
   int pause_timeout_ms = 200;  // --pause: how long every thread has to stop
+  double census_timeout_s = CensusLimits{}.timeout_s;  // --census-timeout: the deadline of one census (0: none)
 };
 // Attach to `pid` (default: t.pid) as `t` says. Err: as Sampler::attach.
 Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid = 0);

@@ -19,6 +19,7 @@ class FlatMap {
       if (keys_[i] == 0) return kNone;
     }
   }
+  std::size_t size() const { return used_; }
   void put(std::uint64_t k, std::uint32_t v) {
     if ((used_ + 1) * 2 > keys_.size()) grow();
     std::size_t i = slot(k);

@@ -29,7 +29,8 @@ struct ExporterState {
 std::string render_prometheus(const Census* counted, const Census* latest, const ExporterState& s);
 
 // A label value as the exposition format wants it: valid UTF-8 (invalid bytes become
-// U+FFFD), control characters as U+FFFD, and \ " and newline escaped.
+// U+FFFD), control characters and invisible or direction-changing ones (is_invisible) as
+// U+FFFD, and \ " and newline escaped.
 std::string prometheus_label_value(std::string_view raw);
 
 }  // namespace objspy

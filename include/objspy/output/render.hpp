@@ -2,6 +2,7 @@
 // from the target; none of them reads the target.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -9,15 +10,23 @@
 
 namespace objspy {
 
+// Tables cut a name wider than this (after escaping) to its start and end around a "…", so
+// one hostile name of any length cannot widen every row; JSON keeps names whole.
+constexpr std::size_t kNameColumns = 60;
+
 struct RenderOptions {
   NameForm names = NameForm::short_name;
   std::size_t limit = 10;  // 0: all types
 };
 
-// objgraph.show_most_common_types(): "%-*s %i" rows, names padded to the widest shown.
+// objgraph.show_most_common_types(): "%-*s %i" rows, names padded to the widest shown (names
+// cut to kNameColumns).
 std::string render_table(const Census& c, const RenderOptions& o);
 // One-line human summary for stderr: pid, version, totals, walk status, time.
 std::string render_summary(const Census& c);
+// What the collector of each interpreter says, one short line each for stderr ("gc: enabled,
+// thresholds 700/10/10, counts ..."), printed with the summary line.
+std::vector<std::string> render_gc_summary(const Census& c);
 
 // The JSON document of README.md's schema (also one NDJSON line when dumped without indent).
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o);

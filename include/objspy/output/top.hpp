@@ -1,6 +1,7 @@
 // objspy top's table: a header and one row per type, from a LiveSeries. Used for the live
 // screen (cut to the terminal's size) and for the plain tables written when stdout is not a
-// terminal. Names are escaped for the terminal.
+// terminal. Names are escaped for the terminal and cut to kNameColumns (render.hpp) or what
+// the screen has left.
 #pragma once
 #include <string>
 #include <vector>

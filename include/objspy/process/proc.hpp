@@ -52,7 +52,7 @@ std::vector<pid_t> list_tasks(pid_t pid);
 // /proc/PID or /proc/PID/task/TID for live_task(pid): where maps, map_files, mem are read.
 std::string task_dir(pid_t pid);
 
-// "process N is already traced by PID T (comm)" when thread `tid` of `pid` has another tracer
+// "another tracer (PID T, comm) holds process N" when thread `tid` of `pid` has another tracer
 // (TracerPid in its status), else nullopt.
 std::optional<std::string> traced_by(pid_t pid, pid_t tid);
 // The state letter of a /proc/.../stat text ('?' if malformed): the field after the last ')'.

@@ -19,6 +19,9 @@ struct DebugOffsets {
   std::uint64_t unicode_size = 0, unicode_state = 0, unicode_length = 0, ascii_size = 0;
   std::uint64_t gc_size = 0, gc_collecting = 0;
   std::uint64_t dict_size = 0, ma_keys = 0, ma_values = 0;
+  std::uint64_t list_size = 0, list_ob_item = 0, list_ob_size = 0;
+  // 3.15+ (0 before): where the pointer to struct gc_stats is in the GC state, and its size.
+  std::uint64_t gc_generation_stats = 0, gc_generation_stats_size = 0;
 };
 
 inline constexpr char kDebugCookie[8] = {'x', 'd', 'e', 'b', 'u', 'g', 'p', 'y'};

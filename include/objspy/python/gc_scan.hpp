@@ -17,6 +17,7 @@
 #include "objspy/core/result.hpp"
 #include "objspy/process/maps.hpp"
 #include "objspy/process/reader.hpp"
+#include "objspy/python/budget.hpp"
 #include "objspy/python/gc_state.hpp"
 #include "objspy/python/gc_walk.hpp"
 #include "objspy/python/layout.hpp"
@@ -43,6 +44,7 @@ struct ScanCounts {
   std::uint64_t rejected = 0;                 // possible heads no link confirmed (raw data, freed objects)
   std::uint64_t external = 0;                 // objects found by following links out of pools
   bool over_budget = false;                   // the scan stopped at a limit: use the walk instead
+  bool stopped = false;                       // the census's deadline passed: the counts are partial
   std::vector<std::string> warnings;
   PoolScanStats pools;
 };
@@ -50,9 +52,10 @@ struct ScanCounts {
 // `bulk` reads the pools (a live process or a held copy); `fresh` answers re-reads and the
 // objects outside pools (the same reader when the copy is all there is); `near` (optional, a
 // cache in front of the target) answers chains of objects outside pools one at a time, where
-// the next one is usually next to the last (consecutive large allocations).
+// the next one is usually next to the last (consecutive large allocations). `budget`
+// (optional) gives the deadline and the bound on distinct types counted.
 Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
                                   const Interpreters& interps, TypeValidator& types, const ScanLimits& lim = {},
-                                  MemoryReader* near = nullptr);
+                                  MemoryReader* near = nullptr, CensusBudget* budget = nullptr);
 
 }  // namespace objspy

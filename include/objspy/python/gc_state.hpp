@@ -6,6 +6,7 @@
 #include "objspy/core/remote_addr.hpp"
 #include "objspy/process/maps.hpp"
 #include "objspy/process/reader.hpp"
+#include "objspy/python/budget.hpp"
 #include "objspy/python/layout.hpp"
 
 namespace objspy {
@@ -25,11 +26,17 @@ struct Interpreters {
   std::vector<GcState> gc_states;      // one per interpreter (one in all for 3.8), main first,
                                        // then the others in creation order
   std::vector<std::string> notes;      // layout facts discovered at run time, for --verbose
+  bool truncated = false;              // the list went on past max_interpreters: the rest are not here
 };
 
 // Walk _PyRuntime.interpreters and validate each GC state against invariants CPython keeps
-// (§1.5 of the internals notes). `map` may be null (test memory). Err: corrupt_target.
-Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime);
+// (§1.5 of the internals notes). At most `max_interpreters` are read (the main one always
+// among them): a longer list is cut, and said so. `map` may be null (test memory). `fresh`
+// reads the target past any cache (`mem` itself when null): a list head whose link fails is
+// read again through it, as a busy target moves its links. Err: corrupt_target.
+Result<Interpreters> find_interpreters(MemoryReader& mem, const MemoryMap* map, const Layout& l, RemoteAddr runtime,
+                                       std::size_t max_interpreters = CensusLimits{}.max_interpreters,
+                                       MemoryReader* fresh = nullptr);
 
 // Version facts only the target's sys module knows: sys.hexversion (the exact version of
 // 3.8-3.10, which export no Py_Version) and whether sys.gettotalrefcount exists (Py_DEBUG).

@@ -5,18 +5,21 @@
 #include <unordered_map>
 #include <vector>
 
+#include "objspy/core/flat_map.hpp"
 #include "objspy/core/remote_addr.hpp"
 #include "objspy/process/maps.hpp"
 #include "objspy/process/reader.hpp"
+#include "objspy/python/budget.hpp"
 #include "objspy/python/layout.hpp"
 
 namespace objspy {
 
 // Counts by type object address. A flat open-addressing table: the walk increments it once
-// per object, so it must be cheap.
+// per object, so it must be cheap. It holds at most `max_types` types: objects of any further
+// type are counted in other() (a target with a million types costs a bounded table).
 class TypeCounter {
  public:
-  TypeCounter();
+  explicit TypeCounter(std::size_t max_types = static_cast<std::size_t>(-1));
   void add(std::uint64_t type, std::uint64_t n = 1);
   // Count one more for a type already present; false if the type is not in the table yet.
   bool bump(std::uint64_t type);
@@ -26,6 +29,9 @@ class TypeCounter {
       if (e.type) f(e.type, e.count);
   }
   std::uint64_t total() const { return total_; }
+  std::uint64_t other() const { return other_; }  // objects of types past max_types
+  std::size_t size() const { return used_; }
+  bool full() const { return used_ >= max_types_; }
 
  private:
   struct Entry { std::uint64_t type = 0; std::uint64_t count = 0; };
@@ -33,22 +39,27 @@ class TypeCounter {
   void grow();
   std::vector<Entry> slots_;
   std::size_t used_ = 0;
+  std::size_t max_types_;
   std::uint64_t total_ = 0;
+  std::uint64_t other_ = 0;
   Entry* last_ = nullptr;  // consecutive objects often share a type
 };
 
 // Decides, once per address, whether an ob_type value is a real GC-capable type: its own
 // type must be a metatype (Py_TPFLAGS_TYPE_SUBCLASS) and it must have Py_TPFLAGS_HAVE_GC.
+// Remembers at most `max_cached` answers (past that, a type is checked again each time).
 class TypeValidator {
  public:
-  TypeValidator(MemoryReader& mem, const MemoryMap* map, const Layout& l) : mem_(mem), map_(map), l_(l) {}
+  TypeValidator(MemoryReader& mem, const MemoryMap* map, const Layout& l, std::size_t max_cached = 1u << 20)
+      : mem_(mem), map_(map), l_(l), max_cached_(max_cached) {}
   Result<bool> valid(RemoteAddr type);
 
  private:
   MemoryReader& mem_;
   const MemoryMap* map_;
   const Layout& l_;
-  std::unordered_map<std::uint64_t, bool> cache_;
+  std::size_t max_cached_;
+  FlatMap cache_;  // type -> 1 valid, 0 not
 };
 
 struct ListResult {
@@ -58,16 +69,30 @@ struct ListResult {
   std::string problem;             // why the walk stopped early
 };
 
+// Every list sentinel of a census, for a constant-time test per step: a node that is another
+// list's head means a splice (a collection moved objects, or a hostile target).
+class HeadSet {
+ public:
+  void add(RemoteAddr h);
+  bool contains(std::uint64_t a) const { return a >= lo_ && a <= hi_ && set_.find(a) != FlatMap::kNone; }
+
+ private:
+  FlatMap set_;
+  std::uint64_t lo_ = ~std::uint64_t{0}, hi_ = 0;  // most nodes are outside the heads' range
+};
+
 struct WalkContext {
   MemoryReader& mem;
   const MemoryMap* map;
   const Layout& layout;
   TypeValidator& types;
-  std::vector<RemoteAddr> known_heads;  // every sentinel: reaching another one means a splice
-  std::uint64_t max_steps;              // hard bound on nodes per list
+  const HeadSet& known_heads;  // every sentinel: reaching another one means a splice
+  CensusBudget& budget;        // steps over all lists (limits().max_steps, resolved), deadline
+  std::uint64_t max_steps;     // hard bound on nodes over all lists of the census
 };
 
-// Walk the list at sentinel `head`, adding each object's type to `counts`.
+// Walk the list at sentinel `head`, adding each object's type to `counts`. A list cut short
+// by the census's step budget or deadline ends incomplete, with the budget recorded.
 // Errors only for conditions that end the whole census (target exited, permission).
 Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& counts);
 

@@ -17,6 +17,27 @@ enum class GcKind {
   incremental,   // 3.14.0-3.14.4: young, old[0], old[1]
 };
 
+// Where gc.get_stats() takes its figures from.
+enum class GcStatsKind {
+  inline_array,  // 3.8-3.14: struct gc_generation_stats generation_stats[3] inside the state
+  ring_pointer,  // 3.15: a pointer to struct gc_stats, ring buffers of per-collection records
+  unknown,       // a geometry objspy does not know (the target's _Py_DebugOffsets disagree)
+};
+
+// 3.15's struct gc_stats (Include/internal/pycore_interp_structs.h): per generation a ring of
+// cumulative records and the index of the newest; update_seq is a sequence lock (odd while a
+// collection writes a record, two more after it).
+struct GcStatsRing {
+  std::uint64_t size = 1120;                     // sizeof(struct gc_stats)
+  std::uint64_t record_size = 64;                // sizeof(struct gc_generation_stats)
+  std::array<std::uint64_t, 3> items{};          // young.items, old[0].items, old[1].items
+  std::array<std::uint32_t, 3> slots{};          // records per ring: 11, 3, 3
+  std::array<std::uint64_t, 3> index{};          // int8_t index of the newest record
+  std::uint64_t update_seq = 1112;               // uint32_t
+  // Inside a record.
+  std::uint64_t collections = 16, collected = 24, uncollectable = 32, candidates = 40, duration = 48;
+};
+
 struct GcLayout {
   GcKind kind = GcKind::generational;
   std::uint64_t size = 0;                    // sizeof(struct _gc_runtime_state)
@@ -25,6 +46,29 @@ struct GcLayout {
   std::optional<std::uint64_t> generation0;  // a pointer CPython keeps to heads[0]
   std::uint64_t collecting = 0;              // int, 1 while a collection runs
   std::uint64_t list_stride = 24;            // sizeof(struct gc_generation)
+
+  // The collector's own figures (the gc module's functions). Offsets into the state, except
+  // threshold and count, which are into each struct gc_generation, from its list head (so they
+  // follow heads found through generation0, as on Debian's 3.13).
+  std::uint64_t enabled = 0;                 // int: gc.isenabled()
+  std::uint64_t debug = 0;                   // int: gc.get_debug() flags
+  std::uint64_t threshold = 16;              // int, per generation: gc.get_threshold()
+  std::uint64_t count = 20;                  // int, per generation: gc.get_count()
+  std::uint64_t garbage = 0;                 // PyObject*: the gc.garbage list
+  std::uint64_t callbacks = 0;               // PyObject*: the gc.callbacks list
+  GcStatsKind stats_kind = GcStatsKind::inline_array;
+  std::uint64_t stats = 0;                   // the inline array, or the pointer to struct gc_stats
+  std::uint64_t stats_stride = 24;           // inline: {Py_ssize_t collections, collected, uncollectable}
+  GcStatsRing ring;                          // ring_pointer only
+  // 3.14.0-3.14.4: int visited_space, which of old[0] and old[1] gc.get_count() lists second.
+  std::optional<std::uint64_t> visited_space;
+  bool oldest_threshold_zero = false;        // 3.14.0-3.14.4: gc.get_threshold()[2] is always 0
+  std::string stats_note;                    // why stats_kind is unknown
+};
+
+// PyListObject (gc.garbage, gc.callbacks): ob_size is Layout::ob_size.
+struct ListLayout {
+  std::uint64_t ob_item = 24;   // PyObject **
 };
 
 struct StrLayout {
@@ -81,6 +125,7 @@ struct Layout {
   std::uint64_t dict_keys = 32;
   std::uint64_t dict_values = 40;
   DictKeysLayout dict_keys_object;
+  ListLayout list;
   bool long_has_lv_tag = false;        // 3.12+: digit count in lv_tag >> 3, not ob_size
   std::uint64_t long_digits = 24;
   // The bits of the first object word that hold the reference count: 3.14+ keep ob_overflow
@@ -92,6 +137,7 @@ struct Layout {
 // Type flag bits (same values 3.8-3.15).
 inline constexpr std::uint64_t kTpFlagsHeapType = 1ULL << 9;
 inline constexpr std::uint64_t kTpFlagsHaveGc = 1ULL << 14;
+inline constexpr std::uint64_t kTpFlagsListSubclass = 1ULL << 25;
 inline constexpr std::uint64_t kTpFlagsTypeSubclass = 1ULL << 31;
 
 // The lowest and highest minor version objspy reads.

@@ -16,6 +16,13 @@ inline constexpr std::uint64_t kTpFlagsLongSubclass = 1ULL << 24;
 inline constexpr std::uint64_t kTpFlagsUnicodeSubclass = 1ULL << 28;
 inline constexpr std::uint64_t kTpFlagsDictSubclass = 1ULL << 29;
 
+// Bounds one dict lookup: a hostile dict can claim 2^24 entries, each a few reads.
+struct DictScan {
+  std::size_t max_entries = 4096;  // entries examined: the first half and the last half of them
+  std::uint64_t examined = 0;      // out: entries examined (added to)
+  bool cut = false;                // out: the dict had more entries than were examined
+};
+
 class ObjectReader {
  public:
   ObjectReader(MemoryReader& mem, const Layout& layout) : mem_(mem), l_(layout) {}
@@ -29,8 +36,10 @@ class ObjectReader {
   // escaping later shows as invalid bytes), at most max_chars code points.
   Result<std::string> str(RemoteAddr obj, std::size_t max_chars, bool* truncated);
   // The value stored under a str key in a dict, or nullopt. Scans the entries (type and
-  // module dicts have few); keys compared by text.
-  Result<std::optional<RemoteAddr>> dict_get(RemoteAddr dict, std::string_view key);
+  // module dicts have few); keys compared by text. Of a bigger dict, the first and the last
+  // max_entries / 2: a class statement puts __module__ first, type() of a namespace without
+  // one adds it last. `scan` null: the default bound.
+  Result<std::optional<RemoteAddr>> dict_get(RemoteAddr dict, std::string_view key, DictScan* scan = nullptr);
   // An int object that fits in one 30-bit digit (sys.hexversion).
   Result<std::uint64_t> small_int(RemoteAddr obj);
 

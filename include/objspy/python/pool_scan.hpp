@@ -4,6 +4,7 @@
 // object can start. What is a real object is decided later from the links (gc_scan), so
 // nothing here trusts the target: a block that only looks like an object is harmless.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -47,12 +48,14 @@ struct PoolScanStats {
   std::uint64_t bytes_scanned = 0;
   bool over_budget = false;       // more candidates than max_candidates: the scan stopped
   bool regions_capped = false;    // more object-holding memory than max_region_bytes
+  bool timed_out = false;         // the deadline passed: pools not read yet were left out
 };
 
 struct PoolScanLimits {
   std::size_t max_candidates = 8u << 20;       // ~260 MiB of candidate words at 32 B each
   std::uint64_t max_region_bytes = 64ULL << 30;  // probing beyond this much memory stops
   std::size_t read_bytes = 1 << 20;            // largest single read of consecutive pools
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 // The mappings pymalloc arenas can be in (anonymous private memory), with their bounds.

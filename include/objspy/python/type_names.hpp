@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "objspy/python/budget.hpp"
 #include "objspy/python/objects.hpp"
 
 namespace objspy {
@@ -21,13 +22,19 @@ class TypeNamer {
   // Names longer than this many code points are cut (a hostile target could make them huge).
   static constexpr std::size_t kMaxNameChars = 1024;
 
-  explicit TypeNamer(ObjectReader& objs) : objs_(objs) {}
+  // `budget` (optional) bounds the dict entries examined for __module__, per dict and in all.
+  explicit TypeNamer(ObjectReader& objs, CensusBudget* budget = nullptr) : objs_(objs), budget_(budget) {}
   // Err only for conditions that end the census (target exited, permission).
   Result<TypeName> name(RemoteAddr type);
+  // Heap types named without a module because their dict was larger than the per-dict bound
+  // and __module__ was not among the entries examined.
+  std::uint64_t modules_not_found() const { return modules_not_found_; }
 
  private:
   Result<TypeName> read_name(RemoteAddr type);
   ObjectReader& objs_;
+  CensusBudget* budget_;
+  std::uint64_t modules_not_found_ = 0;
 };
 
 }  // namespace objspy

@@ -1,0 +1,18 @@
+// Census::types from the type objects a census counted: every type named once, entries
+// shared by types of the same name as they are named, bounded in entries, bytes of names and
+// time (python/budget.hpp). What is past a bound is counted under "<other types>".
+#pragma once
+#include "objspy/census/census.hpp"
+#include "objspy/core/result.hpp"
+#include "objspy/python/budget.hpp"
+#include "objspy/python/gc_walk.hpp"
+#include "objspy/python/objects.hpp"
+
+namespace objspy {
+
+// Fill c.types (and name warnings) from the counts of objects in the lists (`live`) and in
+// the permanent generation (`frozen`). Limits that run out are recorded in `budget`.
+// Err only for conditions that end the census (target exited, permission).
+Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen, ObjectReader& objs, CensusBudget& budget);
+
+}  // namespace objspy
