@@ -29,8 +29,8 @@ bool starts_with_any(const std::string& s, std::initializer_list<const char*> pr
   return false;
 }
 
-// "INT:INT in [1 - 60000]" -> "1 to 60000".
-std::string range_from_type_name(const std::string& t) {
+// "INT:INT in [1 - 60000]" -> "1 to 60000"; `unit` follows each bound (a duration's seconds).
+std::string range_from_type_name(const std::string& t, const std::string& unit) {
   const auto in = t.find(" in [");
   if (in == std::string::npos) return {};
   const auto close = t.find(']', in);
@@ -38,7 +38,7 @@ std::string range_from_type_name(const std::string& t) {
   if (close == std::string::npos || dash == std::string::npos || dash > close) return {};
   const auto lo = t.substr(in + 5, dash - (in + 5));
   const auto hi = t.substr(dash + 3, close - (dash + 3));
-  return lo + " to " + hi;
+  return lo + unit + " to " + hi + unit;
 }
 
 // A CheckedTransformer's captured default is the mapped value ("0" for scan): shown as the
@@ -73,7 +73,6 @@ OptionDoc describe_option(const CLI::Option& o, bool rest_is_command) {
 
   const std::string type = o.get_type_name();
   d.choices = choices_from_type_name(type);
-  d.range = range_from_type_name(type);
   d.default_value = o.get_default_str();
   if (!d.default_value.empty() && !d.choices.empty()) d.default_value = word_for_default(type, d.default_value);
   d.repeatable = o.get_positional() && o.get_items_expected_max() >= CLI::detail::expected_max_vector_size;
@@ -94,7 +93,9 @@ OptionDoc describe_option(const CLI::Option& o, bool rest_is_command) {
   } else {
     d.kind = ValueKind::text;
   }
-  // A duration's plain number is seconds: its default is shown as the user would write it.
+  // A duration's plain number is seconds: its default and range are shown as the user would
+  // write them.
+  d.range = range_from_type_name(type, d.kind == ValueKind::duration ? "s" : "");
   if (d.kind == ValueKind::duration && !d.default_value.empty() &&
       d.default_value.find_first_not_of("0123456789.") == std::string::npos)
     d.default_value += "s";

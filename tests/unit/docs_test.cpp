@@ -42,7 +42,11 @@ struct Fixture {
     d->add_option("--listen", listen, "Address")->capture_default_str();
     const std::map<std::string, double> units{{"s", 1}, {"m", 60}};
     auto* dur = d->add_option("-d,--duration", duration, "How long")->transform(CLI::AsNumberWithUnit(units));
-    d->add_option("-i,--interval", interval, "Between")->transform(CLI::AsNumberWithUnit(units))->capture_default_str()->excludes(dur);
+    d->add_option("-i,--interval", interval, "Between")
+        ->transform(CLI::AsNumberWithUnit(units))
+        ->check(CLI::Range(0.0, 86400.0))
+        ->capture_default_str()
+        ->excludes(dur);
     d->add_option("command", command, "Program to launch, after --")->expected(-1);
     d->positionals_at_end();
     auto* df = app.add_subcommand("diff", "Compare two files");
@@ -101,6 +105,7 @@ TEST_CASE("docs: the model reads each kind of option, and leaves hidden commands
   CHECK(option(d, "listen").default_value == "127.0.0.1:9464");
   CHECK(option(d, "interval").kind == ValueKind::duration);
   CHECK(option(d, "interval").default_value == "30s");
+  CHECK(option(d, "interval").range == "0s to 86400s");
   CHECK(option(d, "interval").excludes == std::vector<std::string>{"--duration"});
   CHECK(option(d, "duration").excludes == std::vector<std::string>{"--interval"});
 
@@ -141,7 +146,7 @@ TEST_CASE("docs: man pages, one per command, in roff that cannot be misread") {
   CHECK(dump.find("objspy\\-dump \\- Print a census\n") != std::string::npos);
   CHECK(dump.find("\\fB\\-\\-format\\fR \\fBtable\\fR|\\fBjson\\fR|\\fBndjson\\fR") != std::string::npos);
   CHECK(dump.find("(default 200; 1 to 60000)") != std::string::npos);
-  CHECK(dump.find("(default 30s; not with \\-\\-duration)") != std::string::npos);
+  CHECK(dump.find("(default 30s; 0s to 86400s; not with \\-\\-duration)") != std::string::npos);
   CHECK(dump.find("(required)") != std::string::npos);
   CHECK(dump.find(".SH EXIT STATUS") != std::string::npos);
   CHECK(dump.find(".B 13\n") != std::string::npos);  // pause timeout
