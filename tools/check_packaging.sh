@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Check the example units in packaging/ with systemd-analyze verify, instantiated for a
 # stand-in service "myapp", and the cron line's objspy command line with objspy's parser.
+#   tools/check_packaging.sh [OBJSPY [FILE...]]
+# FILEs (default: the units and cron example in packaging/) are where they were installed,
+# e.g. by the Debian package (tools/check_deb.sh runs this inside its chroot);
+# OBJSPY_VERIFY_MAN=yes also checks that the units' Documentation= man pages exist.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 objspy=${1:-$here/build/objspy}
+[ $# -gt 0 ] && shift
+if [ $# -gt 0 ]; then
+  files=("$@")
+else
+  files=("$here"/packaging/*.service "$here"/packaging/*.timer "$here"/packaging/*.cron)
+fi
 if ! command -v systemd-analyze >/dev/null; then
   # A check that did not run must not pass: only an explicit OBJSPY_ALLOW_MISSING lets it by.
   case "$(echo ",${OBJSPY_ALLOW_MISSING:-}," | sed 's/ *, */,/g')" in
@@ -19,20 +29,24 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '[Service]\nExecStart=/bin/sleep 1000\n' >"$work/myapp.service"
 units=()
-for f in "$here"/packaging/*@.service "$here"/packaging/*@.timer; do
+for f in "${files[@]}"; do
+  case $f in *@.service|*@.timer) ;; *) continue ;; esac
   base=$(basename "$f")
   inst=${base/@./@myapp.}
   cp "$f" "$work/$inst"
   units+=("$work/$inst")
 done
-(cd "$work" && systemd-analyze verify --man=no "${units[@]}")
-# Every objspy command line in packaging/ parses: run against a PID that does not exist, it
+[ ${#units[@]} -gt 0 ] || { echo "check_packaging: no units among ${files[*]}" >&2; exit 1; }
+(cd "$work" && systemd-analyze verify --man="${OBJSPY_VERIFY_MAN:-no}" "${units[@]}")
+# Every objspy command line in the files parses: run against a PID that does not exist, it
 # must fail with "no such process" (3), not a usage error (2).
-grep -ho "objspy [a-z]* --pid[^'>]*" "$here"/packaging/* | sed -e 's/"\$(.*)"/2147483646/' -e 's/"\$OBJSPY_LISTEN"/127.0.0.1:0/' \
+lines=$(grep -ho "objspy [a-z]* --pid[^'>]*" "${files[@]}" | wc -l)
+[ "$lines" -gt 0 ] || { echo "check_packaging: no objspy command line in ${files[*]}" >&2; exit 1; }
+grep -ho "objspy [a-z]* --pid[^'>]*" "${files[@]}" | sed -e 's/"\$(.*)"/2147483646/' -e 's/"\$OBJSPY_LISTEN"/127.0.0.1:0/' \
   -e 's/"\$OBJSPY_INTERVAL"/15s/' -e "s#/var/l[a-z]*/objspy#$work#g" | while read -r _ sub rest; do
   rc=0
   # shellcheck disable=SC2086
   "$objspy" "$sub" $rest >/dev/null 2>&1 || rc=$?
   [ "$rc" = 3 ] || { echo "check_packaging: objspy $sub $rest: exit $rc, expected 3 (no such process)" >&2; exit 1; }
 done
-echo "check_packaging: ${#units[@]} units verified, command lines parse" >&2
+echo "check_packaging: ${#units[@]} units verified, $lines command lines parse" >&2

@@ -2,12 +2,14 @@
 # Set up a fresh Debian bookworm machine for objspy and build it.
 #   tools/setup.sh            apt packages + build
 #   tools/setup.sh --chroot   also what the tests run against: the Debian sid chroot with
-#                             python3.13-3.15 (+ debug builds), and the pyenv CPythons
+#                             python3.13-3.15 (+ debug builds), the pyenv CPythons
 #                             (3.8-3.13 with a shared libpython, and 2.7, 3.6, 3.7 that objspy
-#                             must refuse). The test suite fails when one of them is missing,
-#                             unless OBJSPY_ALLOW_MISSING names it.
-# Idempotent: installs only what is missing; the chroot is cached outside the repository
-# (OBJSPY_SID_CHROOT, default /var/cache/objspy/sid-chroot).
+#                             must refuse), and a clean Debian bookworm to install the .deb in
+#                             (tools/check_deb.sh). The test suite fails when one of them is
+#                             missing, unless OBJSPY_ALLOW_MISSING names it.
+# Idempotent: installs only what is missing; the chroots are cached outside the repository
+# (OBJSPY_SID_CHROOT, default /var/cache/objspy/sid-chroot; OBJSPY_BOOKWORM_TAR, default
+# /var/cache/objspy/bookworm.tar).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 want_chroot=0
@@ -28,8 +30,9 @@ pyenv_missing=()
 if [ "$want_chroot" = 1 ]; then
   packages+=(mmdebstrap)
   # setpriv (util-linux) drops privileges in the permission tests; systemd-analyze (systemd)
-  # verifies the units in packaging/.
-  test_packages+=(tmux prometheus curl util-linux systemd)
+  # verifies the units in packaging/; the deb test builds the package (dpkg-shlibdeps is in
+  # dpkg-dev) and checks it with lintian.
+  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian)
   for v in "${pyenv_versions[@]}"; do
     [ -x "$pyenv_root/versions/$v/bin/python${v%.*}" ] || pyenv_missing+=("$v")
   done
@@ -74,6 +77,27 @@ if [ "$want_chroot" = 1 ]; then
       --include="$(IFS=,; echo "${pys[*]}")" sid "$root.tmp"
     $sudo rm -rf "$root"
     $sudo mv "$root.tmp" "$root"
+  fi
+
+  # A clean bookworm for the deb test, as a tarball it unpacks afresh for every run: no build
+  # tools, but what the test uses there (man, python3, the three shells, systemd-analyze).
+  # The package's runtime libraries are downloaded into apt's cache, not installed, so that
+  # `apt install ./objspy.deb` works offline and proves the package's Depends bring them.
+  bookworm=${OBJSPY_BOOKWORM_TAR:-/var/cache/objspy/bookworm.tar}
+  bookworm_include=python3,man-db,bash-completion,zsh,fish,systemd
+  bookworm_cache="libdw1 libelf1 libfmt9"
+  bookworm_id="$bookworm_include;$bookworm_cache;no-pkgcache"
+  if [ ! -s "$bookworm" ] || [ "$(cat "$bookworm.id" 2>/dev/null)" != "$bookworm_id" ]; then
+    echo "setup: building the Debian bookworm chroot $bookworm (about two minutes)" >&2
+    $sudo mkdir -p "$(dirname "$bookworm")"
+    $sudo rm -f "$bookworm.tmp"
+    $sudo mmdebstrap --quiet --variant=apt --format=tar --include="$bookworm_include" --skip=cleanup/apt \
+      --customize-hook='chroot "$1" apt-get clean' \
+      --customize-hook="chroot \"\$1\" apt-get install --download-only -y -qq $bookworm_cache" \
+      --customize-hook='rm -f "$1"/var/cache/apt/*.bin' \
+      bookworm "$bookworm.tmp"
+    $sudo mv "$bookworm.tmp" "$bookworm"
+    echo "$bookworm_id" | $sudo tee "$bookworm.id" >/dev/null
   fi
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything (apt packages, the sid chroot), build, and run every test:
-#   1. unit tests over synthetic memory and integration tests against every interpreter on
-#      the machine (release build);
+#   1. unit tests over synthetic memory, integration tests against every interpreter on
+#      the machine, the packaging checks and the Debian package installed in a clean
+#      bookworm chroot (release build);
 #   2. the same suite built with AddressSanitizer + UBSan;
 #   3. a short run of each libFuzzer harness (tools/fuzz.sh; longer runs: tools/fuzz.sh 600).
 # OBJSPY_QUICK=1 runs step 1 only.

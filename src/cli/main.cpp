@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "objspy/cli/commands.hpp"
+#include "objspy/cli/docs.hpp"
 #include "objspy/core/escape.hpp"
 
 namespace {
@@ -128,6 +129,12 @@ int run(int argc, char** argv) {
   su->add_option("-l,--limit", sus_limit, "Rows to show (0: all)")->capture_default_str();
   su->add_flag("--json", sus_json, "JSON instead of a table");
 
+  // Hidden (no group): the build runs `objspy _docs DIR` to write the man pages and shell
+  // completions from this App, so they cannot drift from it. Keep it the last subcommand.
+  std::string docs_dir;
+  auto* docs = app.add_subcommand("_docs", "Write man pages and shell completions")->group("");
+  docs->add_option("dir", docs_dir, "Output directory")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -164,6 +171,9 @@ int run(int argc, char** argv) {
     if (!st.ok()) return fail(st.error());
   } else if (su->parsed()) {
     auto st = cli::run_suspects(sus_file, sus_limit, sus_json);
+    if (!st.ok()) return fail(st.error());
+  } else if (docs->parsed()) {
+    auto st = cli::docs::write_docs(cli::docs::describe(app, OBJSPY_VERSION_STRING), docs_dir);
     if (!st.ok()) return fail(st.error());
   }
   return 0;
