@@ -46,18 +46,18 @@ Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
   return {};
 }
 
-Status run_suspects(const std::string& file, std::size_t limit, bool json) {
-  OBJSPY_ASSIGN(std::string text, read_file(file));
-  auto series = parse_series(text);
-  if (!series.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, series.error().message));
-  const auto used = trusted_only(std::move(series).value());
-  const auto& s = used.samples;
-  auto rows = leak_suspects(s, limit);
-  double hours = s.size() > 1 ? (s.back().timestamp - s.front().timestamp) / 3600.0 : 0;
+Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types) {
+  // Line by line: memory for one line and at most max_types types, whatever the file holds.
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error(Errc::io, fmt::format("cannot read {}", file));
+  auto read = read_series(in, max_types);
+  if (!read.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, read.error().message));
+  auto rows = leak_suspects(read->series, limit);
+  const RankedOver over = ranked_over(read->series, read->skipped);
   if (json) {
-    out(suspects_to_json(rows, s.size(), used.skipped, hours).dump(2, ' ', true) + "\n");
+    out(suspects_to_json(rows, over).dump(2, ' ', true) + "\n");
   } else {
-    out(render_suspects(rows, s.size(), used.skipped, hours));
+    out(render_suspects(rows, over));
   }
   return {};
 }
