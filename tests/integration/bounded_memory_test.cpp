@@ -23,10 +23,18 @@
 
 namespace {
 
-std::string temp_dir() {
-  char tmpl[] = "/tmp/objspy-itest-XXXXXX";
-  return mkdtemp(tmpl);
-}
+// A temporary directory, removed however the test ends (a failed REQUIRE included).
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/objspy-itest-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
 
 // VmRSS of `pid` in KiB, 0 once it is gone.
 long rss_kib(pid_t pid) {
@@ -95,8 +103,8 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   itest::Target target(*py, "new_names.py");
   std::string err;
   REQUIRE_MESSAGE(target.ready_line(itest::kPatience, &err), err);
-  const std::string dir = temp_dir();
-  const std::string out = dir + "/series.ndjson";
+  const TempDir tmp;
+  const std::string out = tmp.path + "/series.ndjson";
   // 90 s: the suspects window (256 samples, 26 s at 100 ms) is full well before the first
   // third. --limit keeps the file small; the live series sees every type of every census.
   // --cache-mib 1: each census allocates and frees a read cache of up to --cache-mib, so a
@@ -156,14 +164,14 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   REQUIRE(closing.at("other").is_object());
   CHECK(closing.at("other").at("types").get<long>() > 500);
   for (const auto& s : closing.at("suspects")) CHECK(s.at("name").get<std::string>().rfind("Fresh", 0) != 0);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("suspects reads a 20 MB recording of 100,000 distinct names in bounded memory") {
   // 1,000 censuses: 100 stable types, a steady Leak, and 100 names never seen before (150
   // characters each) per census. Before the bound, every row was as wide as all the names seen
   // so far: about 400 MB of counts for this file, and the whole file held at once.
-  const std::string dir = temp_dir();
+  const TempDir tmp;
+  const std::string& dir = tmp.path;
   const std::string file = dir + "/many_names.ndjson";
   {
     std::ofstream f(file);
@@ -194,5 +202,4 @@ TEST_CASE("suspects reads a 20 MB recording of 100,000 distinct names in bounded
   REQUIRE_FALSE(j.at("suspects").empty());
   CHECK(j.at("suspects")[0].at("name") == "Leak");
   CHECK(j.at("suspects")[0].at("confidence") == "high");
-  std::filesystem::remove_all(dir);
 }
