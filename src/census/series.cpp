@@ -207,21 +207,25 @@ void BoundedSeries::thin() {
   halve(other_);
   halve(other_types_);
   for (auto& c : columns_) {
-    halve(c.counts);
-    c.known_from = (c.known_from + 1) / 2;  // the first even sample at or after it
+    // Its first kept sample is the first even one at or after known_from.
+    std::size_t w = 0;
+    for (std::size_t r = c.known_from % 2; r < c.counts.size(); r += 2, ++w) c.counts[w] = c.counts[r];
+    c.counts.resize(w);
+    c.known_from = (c.known_from + 1) / 2;
   }
+  other_until_ = 0;
+  for (std::size_t j = other_.size(); j > 0 && other_until_ == 0; --j)
+    if (other_[j - 1]) other_until_ = j;
 }
 
 void BoundedSeries::admit(const std::string& name, std::uint64_t count) {
   // Counts before now are 0 where `other` was empty (the type was nowhere), unknown before that.
   const std::size_t now = size() - 1;
-  std::size_t known = now;
-  while (known > 0 && other_[known - 1] == 0) --known;
-  Column c{name, {}, known};
+  Column c{name, std::min(other_until_, now), {}};
   // A live window's column takes its full size at once: its memory is the same on the first
   // day and the hundredth.
   if (max_samples_) c.counts.reserve(max_samples_);
-  c.counts.assign(size(), 0);
+  c.counts.assign(size() - c.known_from, 0);
   c.counts.back() = count;
   index_.emplace(name, static_cast<std::uint32_t>(columns_.size()));
   columns_.push_back(std::move(c));
@@ -242,7 +246,7 @@ void BoundedSeries::select(std::vector<std::pair<const std::string*, std::uint64
   all.reserve(columns_.size() + fresh.size());
   for (std::size_t i = 0; i < columns_.size(); ++i) {
     const auto& c = columns_[i];
-    const std::uint64_t first = c.counts[c.known_from], last = c.counts[now];
+    const std::uint64_t first = c.counts.front(), last = c.counts.back();
     all.push_back({last > first ? last - first : 0, last, true, &c.name, i});
   }
   for (std::size_t i = 0; i < fresh.size(); ++i) all.push_back({0, fresh[i].second, false, fresh[i].first, i});
@@ -277,8 +281,11 @@ void BoundedSeries::select(std::vector<std::pair<const std::string*, std::uint64
       continue;
     }
     for (std::size_t j = col.known_from; j <= now; ++j) {
-      other_[j] += col.counts[j];
-      if (col.counts[j]) ++other_types_[j];
+      const std::uint64_t n = col.at(j);
+      if (n == 0) continue;
+      other_[j] += n;
+      ++other_types_[j];
+      other_until_ = std::max(other_until_, j + 1);
     }
   }
   columns_ = std::move(columns);
@@ -288,6 +295,7 @@ void BoundedSeries::select(std::vector<std::pair<const std::string*, std::uint64
     if (c.kept_before || c.keep) continue;
     other_[now] += c.count;
     ++other_types_[now];
+    other_until_ = now + 1;
   }
   for (const auto& c : all)
     if (!c.kept_before && c.keep) admit(*c.name, c.count);
@@ -347,7 +355,7 @@ std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limi
     double mx = 0, my = 0;
     for (std::size_t i = from; i < samples; ++i) {
       mx += xs[i];
-      ys[i] = static_cast<double>(col.counts[i]);
+      ys[i] = static_cast<double>(col.at(i));
       my += ys[i];
     }
     mx /= n;
@@ -361,8 +369,8 @@ std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limi
     if (sxx <= 0 || syy <= 0) continue;  // no time span, or a flat count
     Suspect s;
     s.name = col.name;
-    s.first = col.counts[from];
-    s.last = col.counts[samples - 1];
+    s.first = col.counts.front();
+    s.last = col.counts.back();
     s.per_hour = sxy / sxx;
     s.r2 = (sxy * sxy) / (sxx * syy);
     std::size_t up = 0, down = 0;

@@ -100,8 +100,10 @@ class BoundedSeries {
  public:
   struct Column {
     std::string name;
-    std::vector<std::uint64_t> counts;  // one per sample; 0 before known_from
-    std::size_t known_from = 0;
+    std::size_t known_from = 0;         // the first sample its count is known for
+    std::vector<std::uint64_t> counts;  // one per sample from known_from on
+    // Its count at `sample` (0 before known_from, where it is summed in `other` or absent).
+    std::uint64_t at(std::size_t sample) const { return sample < known_from ? 0 : counts[sample - known_from]; }
   };
   explicit BoundedSeries(std::size_t max_types = kDefaultMaxTypes, std::size_t max_samples = 0);
   void add(const Snapshot& s);
@@ -124,6 +126,7 @@ class BoundedSeries {
   std::vector<std::uint64_t> other_;
   std::vector<std::uint32_t> other_types_;
   std::unordered_map<std::string, std::uint32_t> index_;  // name -> column
+  std::size_t other_until_ = 0;  // 1 + the last sample where `other` is not empty (0: none)
   bool folded_ = false;
 };
 
