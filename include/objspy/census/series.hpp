@@ -83,7 +83,8 @@ struct Suspect {
 inline constexpr std::size_t kDefaultMaxTypes = 1000;
 
 // A series by columns, bounded in types: at most `max_types` types get a column of counts (one
-// per sample); every other type is summed into one `other` column, which is never ranked.
+// per sample from the first its count is known for); every other type is summed into one
+// `other` column, which is never ranked.
 // A target that makes new type names forever (a class per request, hostile or not) would
 // otherwise grow every reader of its series without bound: the names never seen again stay.
 // Which types keep a column, when a sample brings more than fit: up to half of the places go to
