@@ -6,22 +6,6 @@
 
 namespace objspy {
 
-SeriesWindow::SeriesWindow(std::size_t capacity) : capacity_(std::max<std::size_t>(capacity, 4)) {}
-
-void SeriesWindow::add(const Snapshot& s) {
-  if (series_.size() >= capacity_) {
-    // Keep samples 0, 2, 4, ...: the span is kept, the resolution halves.
-    std::size_t w = 0;
-    for (std::size_t r = 0; r < series_.size(); r += 2, ++w) {
-      series_.rows[w] = std::move(series_.rows[r]);
-      series_.timestamps[w] = series_.timestamps[r];
-    }
-    series_.rows.resize(w);
-    series_.timestamps.resize(w);
-  }
-  series_.add(s);
-}
-
 const char* describe(LiveSort s) {
   switch (s) {
     case LiveSort::growth: return "growth since start";
@@ -53,7 +37,7 @@ void LiveSeries::add(const Census& c) {
 }
 
 double LiveSeries::window_hours() const {
-  const auto& ts = window_.samples().timestamps;
+  const auto& ts = window_.timestamps();
   return ts.size() < 2 ? 0.0 : (ts.back() - ts.front()) / 3600.0;
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -104,6 +106,56 @@ Result<std::vector<Snapshot>> parse_series(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Calls `f(line, lineno)` for every line of `in` that is not blank, one line in memory at a
+// time; a line longer than kMaxSeriesLine is an error, not a reason to hold a whole file.
+template <class F>
+Status each_stream_line(std::istream& in, F&& f) {
+  std::string line, chunk(1 << 16, '\0');
+  std::size_t lineno = 0;
+  auto flush = [&]() -> Status {
+    ++lineno;
+    Status st;
+    if (line.find_first_not_of(" \t\r") != std::string::npos) st = f(std::string_view(line), lineno);
+    line.clear();
+    return st;
+  };
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    for (std::size_t at = 0; at < got;) {
+      const auto* nl = static_cast<const char*>(std::memchr(chunk.data() + at, '\n', got - at));
+      const std::size_t end = nl ? static_cast<std::size_t>(nl - chunk.data()) : got;
+      if (line.size() + (end - at) > kMaxSeriesLine)
+        return make_error(Errc::io, fmt::format("line {} is longer than {} MiB", lineno + 1, kMaxSeriesLine >> 20));
+      line.append(chunk, at, end - at);
+      at = end;
+      if (nl) {
+        ++at;
+        OBJSPY_TRY(flush());
+      }
+    }
+  }
+  if (in.bad()) return make_error(Errc::io, fmt::format("read error after line {}", lineno));
+  if (!line.empty()) return flush();
+  return {};
+}
+
+}  // namespace
+
+Result<ReadSeries> read_series(std::istream& in, std::size_t max_types) {
+  ReadSeries out{BoundedSeries(max_types), 0};
+  OBJSPY_TRY(each_stream_line(in, [&](std::string_view line, std::size_t lineno) -> Status {
+    OBJSPY_ASSIGN(auto s, census_line(line, lineno));
+    if (!s) return {};
+    if (s->trusted()) out.series.add(*s);
+    else ++out.skipped;
+    return {};
+  }));
+  return out;
+}
+
 std::vector<Change> growth(const Snapshot& before, const Snapshot& after, std::size_t limit) {
   std::vector<Change> out;
   for (const auto& [name, n] : after.counts) {
@@ -140,60 +192,192 @@ std::vector<Change> diff(const Snapshot& before, const Snapshot& after, std::siz
   return out;
 }
 
-void DenseSeries::add(const Snapshot& s) {
-  std::vector<std::uint64_t> row(names.size(), 0);
-  for (const auto& [name, count] : s.counts) {
-    auto [it, fresh] = ids_.try_emplace(name, static_cast<std::uint32_t>(names.size()));
-    if (fresh) names.push_back(name);
-    if (it->second >= row.size()) row.resize(it->second + 1, 0);
-    row[it->second] = count;
-  }
-  timestamps.push_back(s.timestamp);
-  rows.push_back(std::move(row));
+BoundedSeries::BoundedSeries(std::size_t max_types, std::size_t max_samples)
+    : max_types_(std::max<std::size_t>(max_types, 1)), max_samples_(max_samples ? std::max<std::size_t>(max_samples, 4) : 0) {
+  timestamps_.reserve(max_samples_);
+  other_.reserve(max_samples_);
+  other_types_.reserve(max_samples_);
 }
 
-std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit) {
-  DenseSeries d;
+void BoundedSeries::thin() {
+  // Keep samples 0, 2, 4, ...: the span is kept, the resolution halves.
+  auto halve = [](auto& v) {
+    std::size_t w = 0;
+    for (std::size_t r = 0; r < v.size(); r += 2, ++w) v[w] = v[r];
+    v.resize(w);
+  };
+  halve(timestamps_);
+  halve(other_);
+  halve(other_types_);
+  for (auto& c : columns_) {
+    // Its first kept sample is the first even one at or after known_from.
+    std::size_t w = 0;
+    for (std::size_t r = c.known_from % 2; r < c.counts.size(); r += 2, ++w) c.counts[w] = c.counts[r];
+    c.counts.resize(w);
+    c.known_from = (c.known_from + 1) / 2;
+  }
+  other_until_ = 0;
+  for (std::size_t j = other_.size(); j > 0 && other_until_ == 0; --j)
+    if (other_[j - 1]) other_until_ = j;
+}
+
+void BoundedSeries::admit(const std::string& name, std::uint64_t count) {
+  // Counts before now are 0 where `other` was empty (the type was nowhere), unknown before that.
+  const std::size_t now = size() - 1;
+  Column c{name, std::min(other_until_, now), {}};
+  // A live window's column takes its full size at once: its memory is the same on the first
+  // day and the hundredth.
+  if (max_samples_) c.counts.reserve(max_samples_);
+  c.counts.assign(size() - c.known_from, 0);
+  c.counts.back() = count;
+  index_.emplace(name, static_cast<std::uint32_t>(columns_.size()));
+  columns_.push_back(std::move(c));
+}
+
+void BoundedSeries::select(std::vector<std::pair<const std::string*, std::uint64_t>>& fresh) {
+  // Candidates: every column (its growth within the series, its count now) and every new name
+  // (no growth known yet). Kept: up to half by growth, the rest by count.
+  struct Candidate {
+    std::uint64_t growth, count;
+    bool kept_before;
+    const std::string* name;
+    std::size_t ref;  // column, or index in `fresh`
+    bool keep = false;
+  };
+  const std::size_t now = size() - 1;
+  std::vector<Candidate> all;
+  all.reserve(columns_.size() + fresh.size());
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
+    const auto& c = columns_[i];
+    const std::uint64_t first = c.counts.front(), last = c.counts.back();
+    all.push_back({last > first ? last - first : 0, last, true, &c.name, i});
+  }
+  for (std::size_t i = 0; i < fresh.size(); ++i) all.push_back({0, fresh[i].second, false, fresh[i].first, i});
+  auto before = [](const Candidate& a, const Candidate& b, std::uint64_t Candidate::*key) {
+    if (a.*key != b.*key) return a.*key > b.*key;
+    if (a.kept_before != b.kept_before) return a.kept_before;  // a type already kept stays
+    return *a.name < *b.name;
+  };
+  std::vector<Candidate*> order(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) order[i] = &all[i];
+  std::size_t kept = 0;
+  std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return before(*a, *b, &Candidate::growth); });
+  for (auto* c : order) {
+    if (kept >= max_types_ / 2 || c->growth == 0) break;
+    c->keep = true, ++kept;
+  }
+  std::sort(order.begin(), order.end(), [&](auto* a, auto* b) { return before(*a, *b, &Candidate::count); });
+  for (auto* c : order) {
+    if (kept >= max_types_) break;
+    if (!c->keep) c->keep = true, ++kept;
+  }
+
+  // Fold what is left out into `other`; keep the columns in their order, then admit the new.
+  folded_ = true;
+  std::vector<Column> columns;
+  columns.reserve(max_types_);
+  for (const auto& c : all) {
+    if (!c.kept_before) continue;
+    auto& col = columns_[c.ref];
+    if (c.keep) {
+      columns.push_back(std::move(col));
+      continue;
+    }
+    for (std::size_t j = col.known_from; j <= now; ++j) {
+      const std::uint64_t n = col.at(j);
+      if (n == 0) continue;
+      other_[j] += n;
+      ++other_types_[j];
+      other_until_ = std::max(other_until_, j + 1);
+    }
+  }
+  columns_ = std::move(columns);
+  index_.clear();
+  for (std::size_t i = 0; i < columns_.size(); ++i) index_.emplace(columns_[i].name, static_cast<std::uint32_t>(i));
+  for (const auto& c : all) {
+    if (c.kept_before || c.keep) continue;
+    other_[now] += c.count;
+    ++other_types_[now];
+    other_until_ = now + 1;
+  }
+  for (const auto& c : all)
+    if (!c.kept_before && c.keep) admit(*c.name, c.count);
+}
+
+void BoundedSeries::add(const Snapshot& s) {
+  if (max_samples_ && size() >= max_samples_) thin();
+  timestamps_.push_back(s.timestamp);
+  other_.push_back(0);
+  other_types_.push_back(0);
+  for (auto& c : columns_) c.counts.push_back(0);
+  std::vector<std::pair<const std::string*, std::uint64_t>> fresh;
+  for (const auto& [name, count] : s.counts) {
+    if (auto it = index_.find(name); it != index_.end()) columns_[it->second].counts.back() = count;
+    else if (count) fresh.emplace_back(&name, count);  // a type with no objects needs no column
+  }
+  if (columns_.size() + fresh.size() <= max_types_) {
+    for (const auto& [name, count] : fresh) admit(*name, count);
+  } else {
+    select(fresh);
+  }
+}
+
+RankedOver ranked_over(const BoundedSeries& s, std::size_t skipped) {
+  RankedOver r;
+  r.samples = s.size();
+  r.skipped = skipped;
+  const auto& ts = s.timestamps();
+  r.hours = ts.size() > 1 ? (ts.back() - ts.front()) / 3600.0 : 0;
+  r.max_types = s.max_types();
+  r.folded = s.folded();
+  if (!ts.empty()) r.other_types = s.other_types().back(), r.other_objects = s.other().back();
+  return r;
+}
+
+std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit, std::size_t max_types) {
+  BoundedSeries d(max_types);
   for (const auto& s : series)
     if (s.trusted()) d.add(s);
   return leak_suspects(d, limit);
 }
 
-std::vector<Suspect> leak_suspects(const DenseSeries& series, std::size_t limit) {
+std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limit) {
   std::vector<Suspect> out;
   const std::size_t samples = series.size();
   if (samples < 3) return out;
-  const double t0 = series.timestamps.front();
+  const auto& ts = series.timestamps();
+  const double t0 = ts.front();
   std::vector<double> xs(samples), ys(samples);
-  for (std::size_t i = 0; i < samples; ++i) xs[i] = (series.timestamps[i] - t0) / 3600.0;
-  const double n = static_cast<double>(samples);
-  double mx = 0;
-  for (double x : xs) mx += x;
-  mx /= n;
+  for (std::size_t i = 0; i < samples; ++i) xs[i] = (ts[i] - t0) / 3600.0;
   double total_growth = 0;
-  for (std::size_t id = 0; id < series.names.size(); ++id) {
-    double my = 0;
-    for (std::size_t i = 0; i < samples; ++i) {
-      const auto& row = series.rows[i];
-      ys[i] = id < row.size() ? static_cast<double>(row[id]) : 0.0;
+  for (const auto& col : series.columns()) {
+    // Each type over the samples its count is known for (all of them unless types were folded).
+    const std::size_t from = col.known_from;
+    if (samples - from < 3) continue;
+    const double n = static_cast<double>(samples - from);
+    double mx = 0, my = 0;
+    for (std::size_t i = from; i < samples; ++i) {
+      mx += xs[i];
+      ys[i] = static_cast<double>(col.at(i));
       my += ys[i];
     }
+    mx /= n;
     my /= n;
     double sxx = 0, sxy = 0, syy = 0;
-    for (std::size_t i = 0; i < samples; ++i) {
+    for (std::size_t i = from; i < samples; ++i) {
       sxx += (xs[i] - mx) * (xs[i] - mx);
       sxy += (xs[i] - mx) * (ys[i] - my);
       syy += (ys[i] - my) * (ys[i] - my);
     }
     if (sxx <= 0 || syy <= 0) continue;  // no time span, or a flat count
     Suspect s;
-    s.name = series.names[id];
-    s.first = static_cast<std::uint64_t>(ys.front());
-    s.last = static_cast<std::uint64_t>(ys.back());
+    s.name = col.name;
+    s.first = col.counts.front();
+    s.last = col.counts.back();
     s.per_hour = sxy / sxx;
     s.r2 = (sxy * sxy) / (sxx * syy);
     std::size_t up = 0, down = 0;
-    for (std::size_t i = 1; i < samples; ++i) {
+    for (std::size_t i = from + 1; i < samples; ++i) {
       if (ys[i] > ys[i - 1]) ++up;
       else if (ys[i] < ys[i - 1]) ++down;
     }
@@ -202,15 +386,13 @@ std::vector<Suspect> leak_suspects(const DenseSeries& series, std::size_t limit)
     if (s.per_hour <= 0 || s.last <= s.first) continue;
     s.score = s.per_hour * s.r2 * std::max(0.0, s.rising - s.falling);
     total_growth += static_cast<double>(s.last - s.first);
+    const std::size_t m = samples - from;
+    if (m >= 10 && s.r2 >= 0.9 && s.rising >= 0.8 && s.falling <= 0.1) s.confidence = "high";
+    else if (m >= 5 && s.r2 >= 0.6 && s.rising > s.falling * 2) s.confidence = "medium";
+    else s.confidence = "low";
     out.push_back(s);
   }
-  for (auto& s : out) {
-    s.share = total_growth > 0 ? static_cast<double>(s.last - s.first) / total_growth : 0;
-    const bool many = samples >= 10;
-    if (many && s.r2 >= 0.9 && s.rising >= 0.8 && s.falling <= 0.1) s.confidence = "high";
-    else if (samples >= 5 && s.r2 >= 0.6 && s.rising > s.falling * 2) s.confidence = "medium";
-    else s.confidence = "low";
-  }
+  for (auto& s : out) s.share = total_growth > 0 ? static_cast<double>(s.last - s.first) / total_growth : 0;
   std::sort(out.begin(), out.end(), [](const Suspect& a, const Suspect& b) {
     return a.score != b.score ? a.score > b.score : a.name < b.name;
   });

@@ -1,5 +1,8 @@
 // diff and suspects: offline analysis of saved censuses.
 #include <cstdio>
+#include <istream>
+
+#include <ext/stdio_filebuf.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -37,18 +40,19 @@ Status run_diff(const std::string& a, const std::string& b, std::size_t limit) {
   return {};
 }
 
-Status run_suspects(const std::string& file, std::size_t limit, bool json) {
-  OBJSPY_ASSIGN(std::string text, read_input_file(file));
-  auto series = parse_series(text);
-  if (!series.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, series.error().message));
-  const auto used = trusted_only(std::move(series).value());
-  const auto& s = used.samples;
-  auto rows = leak_suspects(s, limit);
-  double hours = s.size() > 1 ? (s.back().timestamp - s.front().timestamp) / 3600.0 : 0;
+Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types) {
+  // Line by line: memory for one line and at most max_types types, whatever the file holds.
+  OBJSPY_ASSIGN(Fd fd, open_input_file(file));
+  __gnu_cxx::stdio_filebuf<char> buf(fd.release(), std::ios::in);
+  std::istream in(&buf);
+  auto read = read_series(in, max_types);
+  if (!read.ok()) return make_error(Errc::io, fmt::format("{}: {}", file, read.error().message));
+  auto rows = leak_suspects(read->series, limit);
+  const RankedOver over = ranked_over(read->series, read->skipped);
   if (json) {
-    out(suspects_to_json(rows, s.size(), used.skipped, hours).dump(2, ' ', true) + "\n");
+    out(suspects_to_json(rows, over).dump(2, ' ', true) + "\n");
   } else {
-    out(render_suspects(rows, s.size(), used.skipped, hours));
+    out(render_suspects(rows, over));
   }
   return {};
 }

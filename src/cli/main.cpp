@@ -41,6 +41,15 @@ CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
   return pid;
 }
 
+// The types a series keeps for ranking (series.hpp: BoundedSeries).
+void add_max_types(CLI::App* app, std::size_t& max_types) {
+  app->add_option("--max-types", max_types,
+                  "Types kept for ranking leak suspects: the largest and fastest growing; the rest are summed as \"other\", not ranked "
+                  "(memory stays flat whatever the target names)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}))
+      ->capture_default_str();
+}
+
 int fail(const objspy::Error& raw) {
   const objspy::Error e = objspy::user_facing(raw);
   // Messages may quote text from the target (paths, names): escape them too.
@@ -87,6 +96,7 @@ int run(int argc, char** argv) {
   r->add_flag("--qualified", rec_qualified, "Name types module.name");
   r->add_option("--suspects", rec.suspects, "Leak suspects ranked in the closing line and table (0: all)")->capture_default_str();
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
+  add_max_types(r, rec.max_types);
 
   cli::TopOptions top;
   bool top_qualified = false;
@@ -102,6 +112,7 @@ int run(int argc, char** argv) {
   tp->add_option("-n,--count", top.count, "Stop after this many censuses")->check(CLI::PositiveNumber);
   tp->add_option("-l,--limit", top.render.limit, "Rows of each table when stdout is not a terminal (0: all)")->capture_default_str();
   tp->add_flag("--qualified", top_qualified, "Name types module.name");
+  add_max_types(tp, top.max_types);
 
   cli::ServeOptions serve;
   bool serve_qualified = false;
@@ -128,6 +139,8 @@ int run(int argc, char** argv) {
   su->add_option("file", sus_file, "NDJSON from objspy record")->required()->check(CLI::ExistingFile);
   su->add_option("-l,--limit", sus_limit, "Rows to show (0: all)")->capture_default_str();
   su->add_flag("--json", sus_json, "JSON instead of a table");
+  std::size_t sus_max_types = kDefaultMaxTypes;
+  add_max_types(su, sus_max_types);
 
   // Hidden (no group): the build runs `objspy _docs DIR` to write the man pages and shell
   // completions from this App, so they cannot drift from it. Keep it the last subcommand.
@@ -170,7 +183,7 @@ int run(int argc, char** argv) {
     auto st = cli::run_diff(diff_a, diff_b, diff_limit);
     if (!st.ok()) return fail(st.error());
   } else if (su->parsed()) {
-    auto st = cli::run_suspects(sus_file, sus_limit, sus_json);
+    auto st = cli::run_suspects(sus_file, sus_limit, sus_json, sus_max_types);
     if (!st.ok()) return fail(st.error());
   } else if (docs->parsed()) {
     auto st = cli::docs::write_docs(cli::docs::describe(app, OBJSPY_VERSION_STRING), docs_dir);

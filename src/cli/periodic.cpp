@@ -1,5 +1,7 @@
 #include "objspy/cli/periodic.hpp"
 
+#include <malloc.h>
+
 #include <boost/asio/post.hpp>
 
 #include "objspy/process/pause.hpp"
@@ -14,7 +16,16 @@ PeriodicCensus::PeriodicCensus(asio::io_context& io, FollowingSampler& sampler, 
       sampler_(sampler),
       interval_(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(interval_s))),
       handler_(std::move(handler)),
-      timer_(io) {}
+      timer_(io) {
+  // Every census allocates and frees its big buffers (the read cache, its tables). glibc's
+  // dynamic mmap threshold moves such buffers into the heap once one has been freed, and there
+  // each census leaves them in a slightly different place: the heap only grows, all of it free
+  // space (measured against a target making 2,000 type names per 100 ms: 4 MiB in use, 16 MiB
+  // of heap, RSS +8% in 90 s). A fixed threshold, glibc's default, keeps every buffer of
+  // 128 KiB or more mapped and unmapped with its census, so a process that runs for days
+  // stays at the size of what it holds.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
 
 PeriodicCensus::~PeriodicCensus() {
   stop();

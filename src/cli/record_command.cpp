@@ -54,7 +54,7 @@ Status run_record(const RecordOptions& o) {
   std::optional<Error> failure;
   FailureLog failure_log;
   std::string end_reason;
-  LiveSeries live(o.render.names);
+  LiveSeries live(o.render.names, o.max_types);
 
   std::unique_ptr<PeriodicCensus> periodic;
   auto finish = [&](std::string why) {
@@ -72,7 +72,7 @@ Status run_record(const RecordOptions& o) {
       j["reattaches"] = follower->reattaches();
       write_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       note(fmt::format("{}; attached to its new image (Python {})", t.attached->reason, t.attached->python_version));
-      live = LiveSeries(o.render.names);  // the suspects rank one image's heap, not two
+      live = LiveSeries(o.render.names, o.max_types);  // the suspects rank one image's heap, not two
     }
     Result<Census>& c = t.census;
     if (!c.ok()) {
@@ -118,13 +118,13 @@ Status run_record(const RecordOptions& o) {
   if (live.samples() >= 3) {
     // Every census line above was written, torn or not; the ranking uses only the trusted ones.
     auto ranked = live.suspects(o.suspects);
-    const double hours = live.window_hours();
-    auto j = suspects_to_json(ranked, live.window_size(), live.skipped(), hours);
+    const RankedOver over = live.ranked();
+    auto j = suspects_to_json(ranked, over);
     j["event"] = "suspects";
     j["pid"] = o.target.pid;
     j["timestamp"] = now_unix();
     write_line(j.dump(-1, ' ', true) + "\n");
-    if (!o.quiet) std::fputs(render_suspects(ranked, live.window_size(), live.skipped(), hours).c_str(), stderr);
+    if (!o.quiet) std::fputs(render_suspects(ranked, over).c_str(), stderr);
   }
   if (failure) return *failure;
   std::string extra;

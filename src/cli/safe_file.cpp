@@ -156,6 +156,17 @@ Result<std::string> read_input_file(const std::string& path, std::size_t cap) {
   return read_regular(fd.get(), path, cap);
 }
 
+Result<Fd> open_input_file(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) return make_error(Errc::io, fmt::format("cannot read {}: {}", path, errno_text(errno)));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return make_error(Errc::io, fmt::format("cannot read {}: {}", path, errno_text(errno)));
+  if (!S_ISREG(st.st_mode)) return make_error(Errc::io, fmt::format("refusing {}: it is {}, not a regular file", path, file_kind(st.st_mode)));
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
 Result<std::FILE*> open_for_append(const std::string& path) {
   // O_NONBLOCK: opening a FIFO with no reader fails at once (ENXIO) instead of waiting for one.
   Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));

@@ -70,7 +70,7 @@ Status run_top(const TopOptions& o) {
   std::unique_ptr<Screen> screen;
   if (live) screen = std::make_unique<Screen>(keys);
 
-  LiveSeries series(o.render.names);
+  LiveSeries series(o.render.names, o.max_types);
   std::optional<Census> latest;
   TopView view;
   view.sort = o.sort;
@@ -139,7 +139,7 @@ Status run_top(const TopOptions& o) {
     if (failing && !t.attached) view.status.clear();  // a newer census is in
     failing = false;
     failure_log.succeeded();
-    if (restart_series) series = LiveSeries(o.render.names);
+    if (restart_series) series = LiveSeries(o.render.names, o.max_types);
     restart_series = false;
     series.add(*r);
     latest = std::move(*r);

@@ -40,12 +40,17 @@ std::string render_diff(const std::vector<Change>& rows) {
   return out;
 }
 
-std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, std::size_t skipped, double hours) {
-  std::string out = fmt::format("{} samples over {}", samples, human_span(hours * 3600));
+std::string render_suspects(const std::vector<Suspect>& rows, const RankedOver& over) {
+  const std::size_t samples = over.samples, skipped = over.skipped;
+  std::string out = fmt::format("{} samples over {}", samples, human_span(over.hours * 3600));
   if (skipped)
     out += fmt::format(" ({} incomplete census{} skipped: coverage below {:g}% or a partial count)", skipped, skipped == 1 ? "" : "es",
                        kMinCoverage * 100);
   out += "\n";
+  if (over.folded)
+    out += fmt::format("more than {} types (--max-types): the largest and fastest growing ranked, the rest summed as other, not ranked "
+                       "({} type{}, {} objects at the last sample)\n",
+                       over.max_types, over.other_types, over.other_types == 1 ? "" : "s", over.other_objects);
   if (samples < 3) return out + "too few samples to rank (need 3 or more)\n";
   if (rows.empty()) return out + "no type grew\n";
   auto [names, width] = escaped_names(rows, [](const Suspect& s) { return s.name; });

@@ -113,9 +113,12 @@ std::string render_growth_json(const Census& c, const RenderOptions& o, const st
   return j.dump(pretty ? 2 : -1, ' ', true) + "\n";
 }
 
-nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, std::size_t samples, std::size_t skipped, double hours) {
-  nlohmann::json j = {{"samples", samples}, {"skipped", skipped}, {"hours", hours}};
-  auto arr = nlohmann::json::array();
+nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, const RankedOver& over) {
+  using nlohmann::json;
+  json j = {{"samples", over.samples}, {"skipped", over.skipped}, {"hours", over.hours}, {"max_types", over.max_types}};
+  // Not a type: what was summed because there were more types than max_types, never ranked.
+  j["other"] = over.folded ? json({{"types", over.other_types}, {"objects", over.other_objects}}) : json(nullptr);
+  auto arr = json::array();
   for (const auto& s : rows)
     arr.push_back({{"name", sanitize_utf8(s.name)}, {"first", s.first}, {"last", s.last}, {"per_hour", s.per_hour}, {"fit", s.r2},
                    {"rising", s.rising}, {"falling", s.falling}, {"share", s.share}, {"score", s.score}, {"confidence", s.confidence}});

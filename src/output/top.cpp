@@ -50,8 +50,11 @@ std::vector<std::string> render_top(const LiveSeries& series, const Census& c, c
                                   quality_mark(c)),
                       v.width));
   const std::string skipped = series.skipped() ? fmt::format(" ({} incomplete, not ranked)", series.skipped()) : "";
-  std::string second = fmt::format("{} sample{}{} over {}, every {}; sorted by {}{}", series.samples(), series.samples() == 1 ? "" : "s",
-                                   skipped, human_span(series.latest().timestamp - first.timestamp), human_span(v.interval_s),
+  // More types than --max-types: suspects are ranked among the ones kept (series.hpp).
+  const std::string bounded =
+      series.window().folded() ? fmt::format(", suspects among {} types", series.window().max_types()) : std::string();
+  std::string second = fmt::format("{} sample{}{} over {}, every {}{}; sorted by {}{}", series.samples(), series.samples() == 1 ? "" : "s",
+                                   skipped, human_span(series.latest().timestamp - first.timestamp), human_span(v.interval_s), bounded,
                                    describe(v.sort), v.reverse ? " (reversed)" : "");
   if (v.keys) second += "; keys: g d c t n sort, r reverse, space refresh, q quit";
   lines.push_back(fit(second, v.width));

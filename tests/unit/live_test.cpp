@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include "objspy/census/live.hpp"
 #include "objspy/core/escape.hpp"
 #include "objspy/output/duration.hpp"
@@ -133,23 +135,57 @@ TEST_CASE("live series: change since the last sample and since the start, types 
   CHECK(s.rows(LiveSort::rate, false).front().name == "a");
 }
 
-TEST_CASE("the suspects window stays bounded and keeps the whole span") {
-  SeriesWindow w(8);
+TEST_CASE("the suspects window stays bounded in samples and in types, and keeps the whole span") {
+  // A new name every sample, forever: the window keeps 8 samples and 16 types, whatever comes.
+  BoundedSeries w(16, 8);
   for (int i = 0; i < 1000; ++i) {
     Snapshot s;
     s.timestamp = i;
-    s.counts["t" + std::to_string(i)] = static_cast<std::uint64_t>(i);
+    s.counts["t" + std::to_string(i)] = static_cast<std::uint64_t>(i + 1);
+    s.counts["Leak"] = static_cast<std::uint64_t>(10 * i + 1);
     w.add(s);
   }
-  const auto& d = w.samples();
-  CHECK(d.size() <= 8);
-  CHECK(d.rows.size() == d.timestamps.size());
-  CHECK(d.timestamps.front() == 0);
-  CHECK(d.timestamps.back() == 999);
-  for (std::size_t i = 1; i < d.size(); ++i) CHECK(d.timestamps[i - 1] < d.timestamps[i]);
-  CHECK(d.names.size() == 1000);  // every name ever seen, once
-  CHECK(d.rows.back().size() == 1000);
-  CHECK(d.rows.back()[999] == 999);
+  CHECK(w.size() <= 8);
+  CHECK(w.timestamps().front() == 0);
+  CHECK(w.timestamps().back() == 999);
+  for (std::size_t i = 1; i < w.size(); ++i) CHECK(w.timestamps()[i - 1] < w.timestamps()[i]);
+  CHECK(w.columns().size() <= 16);
+  CHECK(w.folded());
+  CHECK(w.other().size() == w.size());
+  for (const auto& c : w.columns()) CHECK(c.counts.size() == w.size() - c.known_from);  // sparse: from where it is known
+  // Every sample still adds up: the kept columns and `other` hold all the objects of it.
+  for (std::size_t j = 0; j < w.size(); ++j) {
+    const auto i = static_cast<std::uint64_t>(w.timestamps()[j]);
+    std::uint64_t sum = w.other()[j];
+    for (const auto& c : w.columns()) sum += c.at(j);
+    CHECK(sum == (i + 1) + (10 * i + 1));
+  }
+  auto ranked = leak_suspects(w, 0);
+  REQUIRE_FALSE(ranked.empty());
+  CHECK(ranked[0].name == "Leak");
+}
+
+TEST_CASE("live series: the suspects window keeps at most --max-types types") {
+  LiveSeries s(NameForm::short_name, 3);
+  for (int i = 0; i < 40; ++i) {
+    std::vector<std::pair<std::string, std::uint64_t>> counts{{"Leak", 100u + 10u * i}, {"dict", 5000}, {"list", 4000}};
+    for (int k = 0; k < 20; ++k) counts.emplace_back(fmt::format("Fresh{}", i * 20 + k), 1);  // never seen again
+    s.add(census(i, counts));
+  }
+  CHECK(s.window().columns().size() == 3);
+  const auto over = s.ranked();
+  CHECK(over.folded);
+  CHECK(over.max_types == 3);
+  CHECK(over.other_types == 20);
+  CHECK(over.other_objects == 20);
+  auto ranked = s.suspects(0);
+  REQUIRE(ranked.size() == 1);
+  CHECK(ranked[0].name == "Leak");
+  CHECK(ranked[0].confidence == "high");
+  // top still lists every type of the latest census; only the ranking is bounded, and says so.
+  CHECK(s.rows(LiveSort::count, false).size() == 3 + 20 + 20);
+  TopView v;
+  CHECK(render_top(s, census(40, {{"Leak", 500}}), v)[1].find("40 samples over 39s, every 0ms, suspects among 3 types;") != std::string::npos);
 }
 
 TEST_CASE("top's table fits the terminal and escapes names") {

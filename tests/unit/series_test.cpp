@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -114,6 +117,100 @@ TEST_CASE("suspects: a steady leak with torn samples is rated high and first; th
     REQUIRE(leak != nullptr);
     CHECK(leak->confidence != "high");
   }
+}
+
+TEST_CASE("a series keeps at most max_types types, the largest and the fastest growing; other sums the rest") {
+  // Four places, two of them for growth. A, B, C, D are flat and large; Grow starts small and
+  // rises by 100 a sample; Small stays at 5. Grow gets in when it outgrows D (sample 7).
+  objspy::BoundedSeries s(4);
+  for (int k = 0; k < 13; ++k)
+    s.add(snap(k * 60.0, {{"A", 1000}, {"B", 900}, {"C", 800}, {"D", 700}, {"Grow", static_cast<std::uint64_t>(10 + 100 * k)}, {"Small", 5}}));
+  REQUIRE(s.size() == 13);
+  std::vector<std::string> names;
+  for (const auto& c : s.columns()) names.push_back(c.name);
+  CHECK(names == std::vector<std::string>{"A", "B", "C", "Grow"});
+  const auto& grow = s.columns().back();
+  CHECK(grow.known_from == 7);  // summed in `other` before: not known, not taken as 0
+  for (int k = 0; k < 13; ++k) {
+    INFO("sample " << k);
+    // D was folded at 7: its whole column went into `other`, so every sample still adds up.
+    CHECK(s.other()[k] == (k < 7 ? 10u + 100u * k : 0u) + 700 + 5);
+    CHECK(s.other_types()[k] == (k < 7 ? 3 : 2));
+  }
+  const auto over = objspy::ranked_over(s, 0);
+  CHECK(over.folded);
+  CHECK(over.other_types == 2);
+  CHECK(over.other_objects == 705);
+  // Grow is ranked over the samples it is known for: from 710, not from 0.
+  auto rows = objspy::leak_suspects(s, 0);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].name == "Grow");
+  CHECK(rows[0].first == 710);
+  CHECK(rows[0].last == 1210);
+  CHECK(rows[0].falling == 0);
+  CHECK(std::abs(rows[0].per_hour - 6000) < 1);
+  CHECK(rows[0].confidence == "medium");  // 6 samples: too few for high
+  // Once in, a growing type stays, even when it is not among the largest.
+  s.add(snap(13 * 60.0, {{"A", 1000}, {"B", 900}, {"C", 800}, {"D", 5000}, {"E", 4000}, {"Grow", 1310}}));
+  names.clear();
+  for (const auto& c : s.columns()) names.push_back(c.name);
+  CHECK(names == std::vector<std::string>{"A", "Grow", "D", "E"});
+}
+
+TEST_CASE("a type summed as other and kept later is not a suspect for having been away") {
+  // Two places. Late (flat at 50) is summed as other while Big and Mid are there; when Mid
+  // goes, Late gets its place: its count was never 0, so it must not look like growth.
+  objspy::BoundedSeries s(2);
+  for (int k = 0; k < 20; ++k) {
+    std::map<std::string, std::uint64_t> counts{{"Big", 1000}, {"Late", 50}};
+    if (k < 10) counts["Mid"] = 500;
+    s.add(snap(k * 60.0, counts));
+  }
+  REQUIRE(s.columns().size() == 2);
+  CHECK(s.columns()[1].name == "Late");
+  CHECK(s.columns()[1].known_from == 10);
+  CHECK(objspy::leak_suspects(s, 0).empty());
+  // Without types left out, a type that appears later did count 0 before: that is growth.
+  objspy::BoundedSeries all(10);
+  for (int k = 0; k < 20; ++k) all.add(snap(k * 60.0, k < 10 ? std::map<std::string, std::uint64_t>{{"Big", 1000}} : std::map<std::string, std::uint64_t>{{"Big", 1000}, {"New", 50}}));
+  CHECK_FALSE(all.folded());
+  CHECK(all.columns()[1].known_from == 0);
+  auto rows = objspy::leak_suspects(all, 0);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].name == "New");
+  CHECK(rows[0].first == 0);
+}
+
+TEST_CASE("suspects reads a recording line by line: the same ranking; a line too long is refused") {
+  const auto series = leak_under_load(true);
+  std::istringstream in(as_ndjson(series));
+  auto read = objspy::read_series(in);
+  REQUIRE(read.ok());
+  CHECK(read->skipped == 6);
+  CHECK(read->series.size() == 24);
+  CHECK_FALSE(read->series.folded());
+  const auto streamed = objspy::leak_suspects(read->series, 0);
+  const auto whole = objspy::leak_suspects(series, 0);
+  REQUIRE(streamed.size() == whole.size());
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    CHECK(streamed[i].name == whole[i].name);
+    CHECK(streamed[i].score == whole[i].score);  // the same arithmetic, bit for bit
+    CHECK(streamed[i].share == whole[i].share);
+    CHECK(streamed[i].confidence == whole[i].confidence);
+  }
+  // No newline at the end, blank lines and CRLF: still lines.
+  std::istringstream crlf("{\"timestamp\": 1, \"types\": [{\"name\": \"a\", \"count\": 1}]}\r\n\n{\"timestamp\": 2, \"types\": []}");
+  auto two = objspy::read_series(crlf);
+  REQUIRE(two.ok());
+  CHECK(two->series.size() == 2);
+  std::istringstream junk("{\"types\": []}\nnot json\n");
+  auto bad = objspy::read_series(junk);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "line 2 is not JSON");
+  std::istringstream huge("{\"types\": []}\n" + std::string(objspy::kMaxSeriesLine + 1, ' ') + "\n");
+  auto long_line = objspy::read_series(huge);
+  REQUIRE_FALSE(long_line.ok());
+  CHECK(long_line.error().message.find("line 2 is longer than 64 MiB") != std::string::npos);
 }
 
 TEST_CASE("growth is what rose since the previous census, largest first") {

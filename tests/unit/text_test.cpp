@@ -151,7 +151,10 @@ TEST_CASE("one hostile name of thousands of characters does not widen a table") 
   }
   std::vector<objspy::Suspect> suspects(1);
   suspects[0].name = hostile;
-  CHECK(objspy::render_suspects(suspects, 5, 0, 1.0).size() < 4 * 140);
+  objspy::RankedOver over;
+  over.samples = 5;
+  over.hours = 1.0;
+  CHECK(objspy::render_suspects(suspects, over).size() < 4 * 140);
 }
 
 TEST_CASE("the table is objgraph's: names padded to the widest, then the count") {

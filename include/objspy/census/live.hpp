@@ -10,19 +10,6 @@
 
 namespace objspy {
 
-// Samples for live suspects, bounded: when full, every other sample is dropped, so the window
-// keeps spanning the whole watch at a coarser resolution and memory stays flat over days.
-class SeriesWindow {
- public:
-  explicit SeriesWindow(std::size_t capacity = 256);
-  void add(const Snapshot& s);
-  const DenseSeries& samples() const { return series_; }
-
- private:
-  std::size_t capacity_;
-  DenseSeries series_;
-};
-
 enum class LiveSort { growth, recent, count, rate, name };
 const char* describe(LiveSort s);
 
@@ -40,7 +27,11 @@ struct LiveRow {
 // changes are counted from.
 class LiveSeries {
  public:
-  explicit LiveSeries(NameForm form, std::size_t window = 256) : form_(form), window_(window) {}
+  // The suspects window: at most `max_types` types (series.hpp: BoundedSeries) over at most
+  // `window` samples (when full, every other one is dropped: the window keeps spanning the
+  // whole watch at a coarser resolution), so memory stays flat over days.
+  explicit LiveSeries(NameForm form, std::size_t max_types = kDefaultMaxTypes, std::size_t window = 256)
+      : form_(form), window_(max_types, window) {}
   void add(const Census& c);
   std::size_t samples() const { return samples_; }      // every census added
   std::size_t skipped() const { return skipped_; }      // ... of which not trusted
@@ -48,16 +39,18 @@ class LiveSeries {
   // The first trusted sample (until there is one: the first sample).
   const Snapshot& first() const { return first_; }
   const Snapshot& latest() const { return latest_; }
-  std::size_t window_size() const { return window_.samples().size(); }
+  std::size_t window_size() const { return window_.size(); }
+  const BoundedSeries& window() const { return window_; }
   // Hours between the first and the last sample of the suspects window.
   double window_hours() const;
   // Every type seen now or at the start, sorted by `by` (largest first; name: A to Z).
   std::vector<LiveRow> rows(LiveSort by, bool reverse) const;
-  std::vector<Suspect> suspects(std::size_t limit) const { return leak_suspects(window_.samples(), limit); }
+  std::vector<Suspect> suspects(std::size_t limit) const { return leak_suspects(window_, limit); }
+  RankedOver ranked() const { return ranked_over(window_, skipped_); }
 
  private:
   NameForm form_;
-  SeriesWindow window_;
+  BoundedSeries window_;
   std::size_t samples_ = 0, skipped_ = 0;
   bool have_trusted_ = false;
   Snapshot first_, previous_, latest_;

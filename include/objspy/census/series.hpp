@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <istream>
 #include <map>
 #include <optional>
 #include <string>
@@ -97,25 +98,87 @@ struct Suspect {
   std::string confidence;    // high, medium, low
 };
 
-// A series by columns: each name once, one row of counts per sample (a row shorter than
-// `names` counts 0 for the rest). Live views keep this, not a map of names per sample: a
-// service with thousands of types over hundreds of samples stays a few MiB.
-struct DenseSeries {
-  std::vector<std::string> names;
-  std::vector<double> timestamps;
-  std::vector<std::vector<std::uint64_t>> rows;
+// How many types a series keeps by default (`--max-types`): far more than an application's
+// own types, small enough that a series over days stays a few MiB.
+inline constexpr std::size_t kDefaultMaxTypes = 1000;
+
+// A series by columns, bounded in types: at most `max_types` types get a column of counts (one
+// per sample from the first its count is known for); every other type is summed into one
+// `other` column, which is never ranked.
+// A target that makes new type names forever (a class per request, hostile or not) would
+// otherwise grow every reader of its series without bound: the names never seen again stay.
+// Which types keep a column, when a sample brings more than fit: up to half of the places go to
+// the types that grew most within the series (a leak is kept whatever its size), the rest to
+// the largest by their count in that sample; at equal rank a type already kept stays. A type
+// left out is folded: its column is added into `other` and forgotten.
+// A type that gets a column after something was summed into `other` may have been counted
+// there before: its column is known only from the sample after the last one where `other` was
+// not empty (`known_from`), and it is ranked over those samples only. While nothing is folded
+// (fewer types than the limit) every count is known and the ranking is that of all samples.
+// With `max_samples` (0: no limit), a full series drops every other sample before the next
+// one, so it keeps spanning the whole watch at a coarser resolution.
+class BoundedSeries {
+ public:
+  struct Column {
+    std::string name;
+    std::size_t known_from = 0;         // the first sample its count is known for
+    std::vector<std::uint64_t> counts;  // one per sample from known_from on
+    // Its count at `sample` (0 before known_from, where it is summed in `other` or absent).
+    std::uint64_t at(std::size_t sample) const { return sample < known_from ? 0 : counts[sample - known_from]; }
+  };
+  explicit BoundedSeries(std::size_t max_types = kDefaultMaxTypes, std::size_t max_samples = 0);
   void add(const Snapshot& s);
-  std::size_t size() const { return rows.size(); }
+  std::size_t size() const { return timestamps_.size(); }
+  std::size_t max_types() const { return max_types_; }
+  const std::vector<double>& timestamps() const { return timestamps_; }
+  const std::vector<Column>& columns() const { return columns_; }
+  // Per sample: the sum of the counts of the types without a column, and how many they were.
+  const std::vector<std::uint64_t>& other() const { return other_; }
+  const std::vector<std::uint32_t>& other_types() const { return other_types_; }
+  bool folded() const { return folded_; }  // anything was ever summed into `other`
 
  private:
-  std::unordered_map<std::string, std::uint32_t> ids_;
+  void thin();
+  void admit(const std::string& name, std::uint64_t count);
+  void select(std::vector<std::pair<const std::string*, std::uint64_t>>& fresh);
+  std::size_t max_types_, max_samples_;
+  std::vector<double> timestamps_;
+  std::vector<Column> columns_;
+  std::vector<std::uint64_t> other_;
+  std::vector<std::uint32_t> other_types_;
+  std::unordered_map<std::string, std::uint32_t> index_;  // name -> column
+  std::size_t other_until_ = 0;  // 1 + the last sample where `other` is not empty (0: none)
+  bool folded_ = false;
 };
+
+// What a ranking was made over, for its summary line and JSON.
+struct RankedOver {
+  std::size_t samples = 0;      // trusted samples ranked
+  std::size_t skipped = 0;      // censuses left out as not trusted
+  double hours = 0;             // between the first and the last ranked sample
+  std::size_t max_types = kDefaultMaxTypes;
+  bool folded = false;          // some types were summed as "other" (more than max_types)
+  std::size_t other_types = 0;  // at the last sample: types summed as "other" ...
+  std::uint64_t other_objects = 0;  // ... and their objects
+};
+RankedOver ranked_over(const BoundedSeries& s, std::size_t skipped);
 
 // Rank types by sustained growth: slope × fit × (rising − falling). A type that goes up and
 // down with load scores low even if it ends higher; one that only rises scores high.
-// The dense form ranks every sample it holds (LiveSeries adds only trusted ones); the
-// snapshot form skips the censuses that are not trusted.
-std::vector<Suspect> leak_suspects(const DenseSeries& series, std::size_t limit);
-std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit);
+// The bounded form ranks every sample it holds (LiveSeries adds only trusted ones) and never
+// ranks `other`; the snapshot form skips the censuses that are not trusted.
+std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limit);
+std::vector<Suspect> leak_suspects(const std::vector<Snapshot>& series, std::size_t limit, std::size_t max_types = kDefaultMaxTypes);
+
+// A recording read line by line, as `suspects` reads it: memory for one line and for the
+// bounded series, whatever the size of the file or the number of names in it.
+struct ReadSeries {
+  BoundedSeries series;
+  std::size_t skipped = 0;  // censuses not trusted, left out
+};
+// A census line longer than this is refused: a census that objspy wrote is far shorter.
+inline constexpr std::size_t kMaxSeriesLine = 64u << 20;
+// Err: io (a line that is not JSON, not a census, or too long; a read error), naming the line.
+Result<ReadSeries> read_series(std::istream& in, std::size_t max_types = kDefaultMaxTypes);
 
 }  // namespace objspy

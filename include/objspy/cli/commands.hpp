@@ -56,6 +56,7 @@ struct RecordOptions {
   RenderOptions render{NameForm::short_name, 0};
   bool quiet = false;       // no suspects table on stderr at the end
   std::size_t suspects = 10;  // rows in the closing suspects line and table
+  std::size_t max_types = kDefaultMaxTypes;  // types kept for the closing ranking (series.hpp)
 };
 // One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
 // target's exit (with a final event line), --duration or --count.
@@ -67,6 +68,7 @@ struct TopOptions {
   long count = 0;          // 0: until quit
   LiveSort sort = LiveSort::growth;
   RenderOptions render{NameForm::short_name, 25};  // limit: rows of each plain table
+  std::size_t max_types = kDefaultMaxTypes;  // types kept for ranking suspects (series.hpp)
 };
 // A live view on a terminal (keys to sort and quit); plain tables when stdout is not one.
 Status run_top(const TopOptions& o);
@@ -84,7 +86,8 @@ struct ServeOptions {
 Status run_serve(const ServeOptions& o);
 
 Status run_diff(const std::string& a, const std::string& b, std::size_t limit);
-Status run_suspects(const std::string& file, std::size_t limit, bool json);
+// Reads `file` line by line into a series of at most `max_types` types (series.hpp: read_series).
+Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types);
 
 // Launch mode: start `argv`, wait for its interpreter and `delay`, hand the PID to `with_pid`,
 // then end the program. Err: launch_failed (cannot start, exited early, no interpreter).

@@ -19,6 +19,7 @@ class PeriodicCensus {
  public:
   using Handler = std::function<void(FollowedCensus)>;
   // `handler` runs on the io thread for each census or error. It may call stop().
+  // Fixes the allocator's mmap threshold for the whole process (periodic.cpp: why).
   PeriodicCensus(boost::asio::io_context& io, FollowingSampler& sampler, double interval_s, Handler handler);
   ~PeriodicCensus();  // waits for a census in flight (its target is never left held)
   PeriodicCensus(const PeriodicCensus&) = delete;

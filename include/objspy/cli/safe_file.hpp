@@ -56,6 +56,11 @@ Result<std::string> read_regular(int fd, const std::string& shown, std::size_t c
 // but only a regular file of at most `cap` bytes is read. Err: io.
 Result<std::string> read_input_file(const std::string& path, std::size_t cap = kMaxInputBytes);
 
+// A file the user named to read as a stream (suspects input, of any length): links are
+// followed (reading only), but only a regular file is opened; a FIFO cannot block the open.
+// Err: io.
+Result<Fd> open_input_file(const std::string& path);
+
 // Opens `path` to append to it (record -o), creating it if absent: never through a symbolic
 // link at that name, only a regular file with no other hard link (or /dev/null). Err: io.
 Result<std::FILE*> open_for_append(const std::string& path);

@@ -46,10 +46,12 @@ std::string render_growth_json(const Census& c, const RenderOptions& o, const st
                                bool pretty);
 // objspy diff: name, before, after, change.
 std::string render_diff(const std::vector<Change>& rows);
-// objspy suspects: a ranked table with the evidence for each row. `samples` were ranked;
-// `skipped` censuses were left out as not trusted (series.hpp).
-std::string render_suspects(const std::vector<Suspect>& rows, std::size_t samples, std::size_t skipped, double hours);
-// The same as JSON: {"samples", "skipped", "hours", "suspects": [{name, first, last, per_hour, fit, ...}]}.
-nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, std::size_t samples, std::size_t skipped, double hours);
+// objspy suspects: a ranked table with the evidence for each row, over `over` (series.hpp):
+// its samples, the censuses left out as not trusted, and a note when types were summed as
+// "other" (more types than --max-types).
+std::string render_suspects(const std::vector<Suspect>& rows, const RankedOver& over);
+// The same as JSON: {"samples", "skipped", "hours", "max_types", "other": null or {"types",
+// "objects"}, "suspects": [{name, first, last, per_hour, fit, ...}]}.
+nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, const RankedOver& over);
 
 }  // namespace objspy
