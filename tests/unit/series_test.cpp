@@ -293,3 +293,30 @@ TEST_CASE("documents carry their quality: walk.uncertain read, old documents fal
   REQUIRE(none.ok());
   CHECK_FALSE(none->trusted());  // nothing better: handed back, flagged
 }
+
+// The quality test's failure on a loaded machine: 12 censuses of a steady leak, one of them
+// trusted but short of a few hundred of the leaked objects (fit 0.72, "medium").
+TEST_CASE("suspects: one census that missed objects of a steady leak does not demote it; a step is not promoted") {
+  std::vector<Snapshot> series;
+  for (int i = 0; i < 12; ++i) {
+    std::uint64_t leak = 4 + 100 * static_cast<std::uint64_t>(i);
+    if (i == 6) leak -= 300;  // the census that missed them
+    std::uint64_t step = i < 6 ? 1000 : 2000;
+    series.push_back(snap(i * 0.5, {{"Leak", leak}, {"Step", step}, {"Node", 50000}}));
+  }
+  auto rows = objspy::leak_suspects(series, 0);
+  REQUIRE(rows.size() >= 1);
+  CHECK(rows[0].name == "Leak");
+  CHECK(rows[0].confidence == "high");
+  CHECK(std::abs(rows[0].per_hour / (200 * 3600) - 1) < 0.01);  // 100 per half second, the outlier left out
+  auto step = std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.name == "Step"; });
+  REQUIRE(step != rows.end());
+  CHECK(step->confidence != "high");
+  // Two such censuses are a different series: not "high".
+  series[3].counts["Leak"] -= 250;
+  rows = objspy::leak_suspects(series, 0);
+  REQUIRE(rows.size() >= 1);
+  auto leak = std::find_if(rows.begin(), rows.end(), [](const auto& r) { return r.name == "Leak"; });
+  REQUIRE(leak != rows.end());
+  CHECK(leak->confidence != "high");
+}
