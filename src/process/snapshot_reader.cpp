@@ -106,6 +106,14 @@ std::vector<SnapshotReader::Range> SnapshotReader::resident(pid_t pid, const std
   };
   const long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return whole();
+  // Reading the page map costs 8 bytes per page of address space, touched or not: a process
+  // with a huge sparse reservation (an ASan build's shadow, terabytes) would cost minutes,
+  // before and during the hold. Past 64 GiB of address space the mappings count whole, which
+  // is past the copy budget: the census is then taken while holding, bounded by its deadline.
+  constexpr std::uint64_t kMaxPagemapSpan = 64ULL << 30;
+  std::uint64_t span = 0;
+  for (const Mapping* m : maps) span += m->end - m->start;
+  if (span > kMaxPagemapSpan) return whole();
   const int fd = ::open(fmt::format("/proc/{}/pagemap", pid).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return whole();
   const ZeroFrames& zero = zero_frames(page);

@@ -153,7 +153,7 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
                       third, last, 100.0 * (last - third) / third, peak, readings.size()));
   REQUIRE(third > 0);
   CHECK(last <= third * 1.10);
-  CHECK(peak < 64 * 1024);  // before the bound: 1 GB after 30 s
+  if (!itest::kSanitized) CHECK(peak < 64 * 1024);  // before the bound: 1 GB after 30 s
   // The flood happened: the target made its names, and the live series summed all but
   // max_types of them as "other", which is never ranked.
   const auto made = std::stol(target.ask("made", itest::kPatience));
@@ -192,7 +192,7 @@ TEST_CASE("suspects reads a 20 MB recording of 100,000 distinct names in bounded
   MESSAGE(fmt::format("objspy suspects on {:.1f} MB with 100,000 names: peak RSS {} KiB", size / 1e6, m.peak_kib));
   INFO(slurp(dir + "/err.txt"));
   REQUIRE(m.exit_code == 0);
-  CHECK(m.peak_kib < 100 * 1024);
+  if (!itest::kSanitized) CHECK(m.peak_kib < 100 * 1024);
   auto j = nlohmann::json::parse(slurp(dir + "/out.json"));
   CHECK(j.at("samples") == 1000);
   REQUIRE(j.at("other").is_object());
