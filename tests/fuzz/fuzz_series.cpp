@@ -25,9 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto used = objspy::trusted_only(std::move(series).value());
     const auto& samples = used.samples;
     auto rows = objspy::leak_suspects(samples, 0);
-    const double hours = samples.size() > 1 ? (samples.back().timestamp - samples.front().timestamp) / 3600.0 : 0;
-    (void)objspy::render_suspects(rows, samples.size(), used.skipped, hours);
-    (void)objspy::suspects_to_json(rows, samples.size(), used.skipped, hours).dump(2, ' ', true);  // throws on bad UTF-8
+    objspy::RankedOver over;
+    over.samples = samples.size();
+    over.skipped = used.skipped;
+    over.hours = samples.size() > 1 ? (samples.back().timestamp - samples.front().timestamp) / 3600.0 : 0;
+    (void)objspy::render_suspects(rows, over);
+    (void)objspy::suspects_to_json(rows, over).dump(2, ' ', true);  // throws on bad UTF-8
     if (samples.size() >= 2) {
       auto d = objspy::diff(samples.front(), samples.back(), 0);
       for (const auto& c : d)
