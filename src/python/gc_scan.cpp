@@ -1,34 +1,22 @@
 #include "objspy/python/gc_scan.hpp"
 
-#include "objspy/core/flat_map.hpp"
+#include "scan_nodes.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <optional>
-#include <system_error>
-#include <thread>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <limits>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include <fmt/format.h>
 
 namespace objspy {
 namespace {
 
-constexpr std::uint64_t kMask = ~std::uint64_t{3};  // low bits of both links are flags
-constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-
-enum : std::uint8_t { kDead = 1, kIn = 2, kOut = 4, kTouched = 8 };
-
-// Link targets: a node index (>= 0) or one of these.
-constexpr std::int64_t kUnknown = -1;  // outside every scanned pool and not yet followed
-constexpr std::int64_t kNoHead = -2;   // inside a scanned pool where no possible head is
-constexpr std::int64_t sentinel_code(std::size_t s) { return -3 - static_cast<std::int64_t>(s); }
-constexpr bool is_sentinel(std::int64_t r) { return r <= -3; }
-constexpr std::size_t sentinel_index(std::int64_t r) { return static_cast<std::size_t>(-3 - r); }
+using namespace scan;
 
 struct Sentinel {
   std::uint64_t addr = 0, next = 0, prev = 0;
@@ -45,63 +33,26 @@ struct Lead {
 };
 using Leads = std::vector<Lead>;
 
-using Bytes = std::vector<std::uint8_t, HugeAllocator<std::uint8_t>>;
 
 struct Header {
   std::uint64_t w[4];
-};
-
-// The nodes of objects outside pools, by address. A slot holds only the node's index (the
-// address is in the candidate table): 4 bytes a slot, where a map from address would take 12,
-// for a heap with millions of objects outside pools (PYTHONMALLOC=malloc).
-class NodeIndex {
- public:
-  explicit NodeIndex(const HeadCandidates::Words& addr) : addr_(addr) { slots_.assign(64, kNone); }
-  std::uint32_t find(std::uint64_t a) const {
-    for (std::size_t i = slot(a);; i = (i + 1) & (slots_.size() - 1)) {
-      const std::uint32_t v = slots_[i];
-      if (v == kNone || addr_[v] == a) return v;
-    }
-  }
-  // `v` is the node at an address not in the index yet.
-  void put(std::uint32_t v) {
-    if ((used_ + 1) * 2 > slots_.size()) grow();
-    place(v);
-    ++used_;
-  }
-
- private:
-  std::size_t slot(std::uint64_t a) const { return static_cast<std::size_t>((a * 0x9E3779B97F4A7C15ULL) >> 20) & (slots_.size() - 1); }
-  void place(std::uint32_t v) {
-    std::size_t i = slot(addr_[v]);
-    while (slots_[i] != kNone) i = (i + 1) & (slots_.size() - 1);
-    slots_[i] = v;
-  }
-  void grow() {
-    std::vector<std::uint32_t> old(slots_.size() * 2, kNone);
-    old.swap(slots_);
-    for (std::uint32_t v : old)
-      if (v != kNone) place(v);
-  }
-  const HeadCandidates::Words& addr_;
-  std::vector<std::uint32_t> slots_;
-  std::size_t used_ = 0;
 };
 
 class Census {
  public:
   Census(MemoryReader& fresh, MemoryReader* near, const MemoryMap& map, const Layout& l, const Interpreters& interps, HeadCandidates& c,
          const ScanLimits& lim, CensusBudget& budget, ScanCounts& out)
-      : fresh_(fresh), near_(near), map_(map), l_(l), c_(c), lim_(lim), budget_(budget), out_(out), shift_(std::countr_zero(l.pymalloc.pool_size)) {
+      : fresh_(fresh), near_(near), map_(map), l_(l), c_(c), lim_(lim), budget_(budget), out_(out) {
     for (std::size_t s = 0; s < interps.gc_states.size(); ++s) {
       const GcState& g = interps.gc_states[s];
       for (int k = 0; k < 4; ++k) sent_.push_back({(k < 3 ? g.heads[static_cast<std::size_t>(k)] : g.permanent).value(), 0, 0, s, k});
       if (g.interpreter_index == 0) main_state_ = s;
     }
     std::sort(sent_.begin(), sent_.end(), [](const Sentinel& a, const Sentinel& b) { return a.addr < b.addr; });
-    for (const auto& s : sent_) sent_addrs_.push_back(s.addr);
+    std::vector<std::uint64_t> addrs;
+    for (const auto& s : sent_) addrs.push_back(s.addr);
     flags_.assign(c_.size(), 0);
-    build_pool_directory();
+    dir_.emplace(c_, flags_, std::move(addrs), std::countr_zero(l.pymalloc.pool_size));
     n_states_ = interps.gc_states.size();
   }
 
@@ -133,59 +84,7 @@ class Census {
 
   std::uint64_t addr_of(std::int64_t r) const { return is_sentinel(r) ? sent_[sentinel_index(r)].addr : c_.addr[static_cast<std::size_t>(r)]; }
 
-  // The node at `a` inside pool `sp`, or kNoHead. Candidates are in address order and about
-  // one per block, so the search starts where the block index says and walks a few entries.
-  std::int64_t in_pool(const ScannedPool& sp, std::uint64_t a) const {
-    if (sp.count == 0) return kNoHead;
-    std::uint64_t k = (a - sp.base) / sp.block_size;
-    std::size_t g = sp.first + static_cast<std::size_t>(std::min<std::uint64_t>(k * sp.count / (sp.blocks + 1), sp.count - 1));
-    const std::size_t lo = sp.first, hi = sp.first + sp.count;
-    const std::uint64_t* ad = c_.addr.data();
-    if (ad[g] < a) {
-      while (g + 1 < hi && ad[g] < a) ++g;
-    } else {
-      while (g > lo && ad[g - 1] >= a) --g;
-    }
-    if (ad[g] != a || (any_dead_ && (flags_[g] & kDead))) return kNoHead;  // no flag read until something died
-    return static_cast<std::int64_t>(g);
-  }
-
-  // Pool number -> index in c_.pools: dense tables over runs of nearby pools (arenas sit
-  // together), found by a binary search over a few runs; pools added later in a hash.
-  void build_pool_directory() {
-    constexpr std::uint64_t kMaxGap = 64;  // pools: a longer gap starts a new run
-    for (std::size_t p = 0; p < c_.pools.size();) {
-      std::uint64_t first = c_.pools[p].base >> shift_;
-      std::size_t q = p + 1;
-      while (q < c_.pools.size() && (c_.pools[q].base >> shift_) - (c_.pools[q - 1].base >> shift_) <= kMaxGap) ++q;
-      std::uint64_t last = c_.pools[q - 1].base >> shift_;
-      runs_.push_back({first, last + 1, dense_.size()});
-      dense_.resize(dense_.size() + (last + 1 - first), kNone);
-      for (std::size_t k = p; k < q; ++k) dense_[runs_.back().offset + ((c_.pools[k].base >> shift_) - first)] = static_cast<std::uint32_t>(k);
-      p = q;
-    }
-  }
-
-  std::uint32_t pool_index(std::uint64_t a) const {
-    const std::uint64_t pn = a >> shift_;
-    auto it = std::upper_bound(runs_.begin(), runs_.end(), pn, [](std::uint64_t v, const Run& r) { return v < r.first; });
-    if (it != runs_.begin()) {
-      --it;
-      if (pn < it->end) {
-        std::uint32_t p = dense_[it->offset + (pn - it->first)];
-        if (p != kNone) return p;
-      }
-    }
-    return extra_pools_.find(pn + 1);
-  }
-
-  std::int64_t resolve(std::uint64_t a) const {
-    if (std::uint32_t p = pool_index(a); p != kNone) return in_pool(c_.pools[p], a);
-    if (auto it = std::lower_bound(sent_addrs_.begin(), sent_addrs_.end(), a); it != sent_addrs_.end() && *it == a)
-      return sentinel_code(static_cast<std::size_t>(it - sent_addrs_.begin()));
-    if (std::uint32_t x = ext_.find(a); x != kNone && !(flags_[x] & kDead)) return x;
-    return kUnknown;
-  }
+  std::int64_t resolve(std::uint64_t a) const { return dir_->resolve(a); }
 
   bool plausible(const Header& h) const { return (h.w[0] & kMask) && (h.w[1] & kMask) && plausible_object(h.w[2], h.w[3], l_); }
 
@@ -244,7 +143,7 @@ class Census {
     for (std::size_t b = from; b < to; b += kGroup) {
       const std::size_t e = std::min(to, b + kGroup);
       for (std::size_t i = b; i < e; ++i) {
-        if (std::uint32_t p = pool_index(c_.next[i]); p != kNone) {
+        if (std::uint32_t p = dir_->pool_index(c_.next[i]); p != kNone) {
           const ScannedPool& sp = c_.pools[p];
           // A pool re-read after pymalloc freed it has no heads and no block size.
           if (sp.count) {
@@ -367,7 +266,7 @@ class Census {
         // Accepted only when the node links back to where it was reached from.
         std::uint64_t back = ld.back ? (h.w[0] & kMask) : (h.w[1] & kMask);
         if (!reqs[k].ok || !plausible(h) || back != addr_of(ld.src)) continue;
-        if (ext_.find(ld.at) != kNone) continue;  // reached twice in one round
+        if (dir_->has_external(ld.at)) continue;  // reached twice in one round
         // The census's bound on distinct types holds here too: a target whose objects outside
         // pools have a million types costs the first max_types of them, not a million nodes.
         const std::uint64_t type = h.w[3];
@@ -382,7 +281,7 @@ class Census {
           ext_types_.add(type);
         }
         std::size_t e = add_node(ld.at, h);
-        ext_.put(static_cast<std::uint32_t>(e));
+        dir_->add_external(static_cast<std::uint32_t>(e));
         ++out_.external;
         std::uint64_t onward = ld.back ? c_.prev[e] : c_.next[e];
         if (resolve(onward) == kUnknown) next_frontier.push_back({static_cast<std::int64_t>(e), onward, ld.back});
@@ -397,15 +296,15 @@ class Census {
 
   // Replace the possible heads of the pool at `base` by a fresh read of it.
   void rescan_pool(std::uint64_t base, const std::byte* bytes) {
-    std::uint32_t p = pool_index(base);
+    std::uint32_t p = dir_->pool_index(base);
     if (p != kNone) {
       const ScannedPool& sp = c_.pools[p];
       for (std::uint32_t k = 0; k < sp.count; ++k) flags_[sp.first + k] |= kDead;
-      any_dead_ = true;
+      dir_->mark_dead();
     }
     HeadCandidates fresh;
     PoolHeader h;
-    if (parse_pool_header(bytes, base, l_.pymalloc, &h)) scan_one_pool(bytes, base, h, l_, map_, sent_addrs_, fresh);
+    if (parse_pool_header(bytes, base, l_.pymalloc, &h)) scan_one_pool(bytes, base, h, l_, map_, dir_->sentinels(), fresh);
     ScannedPool np{base, h.block_size, static_cast<std::uint32_t>(c_.size()), static_cast<std::uint32_t>(fresh.size()), h.used_blocks};
     for (std::size_t k = 0; k < fresh.size(); ++k) {
       c_.push(fresh.addr[k], fresh.next[k], fresh.prev[k], fresh.type[k]);
@@ -415,7 +314,7 @@ class Census {
       c_.pools[p] = np;
     } else {
       c_.pools.push_back(np);
-      extra_pools_.put((base >> shift_) + 1, static_cast<std::uint32_t>(c_.pools.size() - 1));
+      dir_->add_pool(base, static_cast<std::uint32_t>(c_.pools.size() - 1));
     }
   }
 
@@ -465,7 +364,7 @@ class Census {
     for (std::size_t k = 0; k < nodes.size(); ++k) {
       std::size_t i = nodes[k];
       flags_[i] |= kTouched;
-      if (!reqs[k].ok || !plausible(hs[k]) || !(hs[k].w[0] & kMask)) { flags_[i] |= kDead; any_dead_ = true; continue; }
+      if (!reqs[k].ok || !plausible(hs[k]) || !(hs[k].w[0] & kMask)) { flags_[i] |= kDead; dir_->mark_dead(); continue; }
       if ((hs[k].w[0] & kMask) != c_.next[i] || (hs[k].w[1] & kMask) != c_.prev[i]) ++out_.recovered;
       c_.next[i] = hs[k].w[0] & kMask;
       c_.prev[i] = hs[k].w[1] & kMask;
@@ -570,23 +469,13 @@ class Census {
   const ScanLimits& lim_;
   CensusBudget& budget_;
   ScanCounts& out_;
-  int shift_;
-  std::vector<Sentinel> sent_;
-  std::vector<std::uint64_t> sent_addrs_;
+  std::vector<Sentinel> sent_;  // by address, as the directory numbers them
   std::size_t main_state_ = 0;
   std::size_t n_states_ = 0;
   Bytes flags_;
-  bool any_dead_ = false;  // a node was dropped (refresh rounds): lookups must check kDead
   std::vector<std::uint16_t> list_of_;
-  struct Run {
-    std::uint64_t first, end;  // pool numbers [first, end)
-    std::size_t offset;        // into dense_
-  };
-  std::vector<Run> runs_;
-  std::vector<std::uint32_t> dense_;
-  FlatMap extra_pools_;  // (pool number + 1) -> index in c_.pools, for pools first read after the scan
-  NodeIndex ext_{c_.addr};  // address -> node, for objects outside pools
-  TypeCounter ext_types_{budget_.limits().max_types};  // their distinct type words
+  std::optional<NodeDirectory> dir_;  // made once flags_ is
+  TypeCounter ext_types_{budget_.limits().max_types};  // distinct type words outside pools
   std::size_t refresh_reads_ = 0;
 };
 
