@@ -101,10 +101,6 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, Memory
   }
 }
 
-}  // namespace
-
-namespace {
-
 // The lists followed node by node (the method of the first release; also what a census without
 // a memory map, or past the scan's memory budget, uses). One bound on nodes for all lists.
 Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const Layout& layout, const Interpreters& interps,
