@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -46,6 +47,10 @@ inline int start_connect(const sockaddr_in& to, const char* from) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   sockaddr_in src = loopback(from, 0);
+  // The port is chosen by connect, against whole address pairs: a flood from one address goes
+  // through the ephemeral ports within seconds, and a port chosen at bind can be refused.
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
   if (bind(fd, reinterpret_cast<const sockaddr*>(&src), sizeof src) != 0 ||
       (connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS)) {
     close(fd);
@@ -59,6 +64,7 @@ struct Scrape {
   int status = 0;
   std::string body;
   double seconds = 0;  // connect to the last byte
+  std::string why;     // when not answered: what happened, for the test's message
 };
 
 // GET `path` with "Connection: close", from `from`; gives up after `timeout_s`.
@@ -68,25 +74,37 @@ inline Scrape scrape(const sockaddr_in& to, const char* from, const std::string&
   const auto deadline = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s));
   auto left_ms = [&] { return static_cast<int>(std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count())); };
   int fd = start_connect(to, from);
-  if (fd < 0) return s;
+  if (fd < 0) {
+    s.why = std::string("no connection: ") + std::strerror(errno);
+    return s;
+  }
   const std::string req = "GET " + path + " HTTP/1.1\r\nHost: objspy\r\nConnection: close\r\n\r\n";
   std::size_t sent = 0;
   std::string got;
   bool eof = false;
   while (!eof && Clock::now() < deadline) {
     pollfd p{fd, static_cast<short>(POLLIN | (sent < req.size() ? POLLOUT : 0)), 0};
-    if (poll(&p, 1, left_ms()) <= 0) break;
+    if (poll(&p, 1, left_ms()) <= 0) {
+      s.why = "no answer in time";
+      break;
+    }
     if ((p.revents & POLLOUT) && sent < req.size()) {
       ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
       if (n > 0) sent += static_cast<std::size_t>(n);
-      else if (errno != EAGAIN) break;
+      else if (errno != EAGAIN) {
+        s.why = "send after " + std::to_string(sent) + " bytes: " + std::strerror(errno);
+        break;
+      }
     }
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[16384];
       ssize_t n = recv(fd, buf, sizeof buf, 0);
       if (n > 0) got.append(buf, static_cast<std::size_t>(n));
       else if (n == 0) eof = true;
-      else if (errno != EAGAIN) break;
+      else if (errno != EAGAIN) {
+        s.why = "recv after sending " + std::to_string(sent) + " bytes: " + std::strerror(errno);
+        break;
+      }
     }
   }
   close(fd);
@@ -96,6 +114,8 @@ inline Scrape scrape(const sockaddr_in& to, const char* from, const std::string&
     s.answered = true;
     s.status = std::atoi(got.c_str() + 9);
     s.body = got.substr(head_end + 4);
+  } else if (s.why.empty()) {
+    s.why = "closed after sending " + std::to_string(sent) + " bytes, " + std::to_string(got.size()) + " received";
   }
   return s;
 }

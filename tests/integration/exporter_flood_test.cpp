@@ -66,6 +66,7 @@ TEST_CASE("a slow-client flood of 500 connections: every scrape answered within 
       sum += files;
       auto r = flood::scrape(to, "127.0.0.1", "/metrics", 5);
       CAPTURE(i);
+      CAPTURE(r.why);
       CHECK(r.answered);
       CHECK(r.status == 200);
       CHECK(r.seconds < 1.0);
@@ -121,6 +122,7 @@ TEST_CASE("under a low open file limit the caps shrink to fit, and a flood far o
       most = std::max(most, open_files(exporter.pid()));
       auto r = flood::scrape(to, "127.0.0.1", "/metrics", 5);
       CAPTURE(i);
+      CAPTURE(r.why);
       CHECK(r.answered);
       CHECK(r.status == 200);
       CHECK(r.seconds < 1.0);

@@ -383,9 +383,22 @@ TEST_CASE("a flood of slow clients far over the caps: every scrape, from the flo
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE(attack.connects() >= 400);  // the flood is on: connections are being pushed out and renewed
   double slowest = 0;
+  int again = 0;
   for (int i = 0; i < 20; ++i) {
-    auto r = flood::scrape(s.addr, i % 2 ? "127.0.0.2" : "127.0.0.1");
+    const bool flooding = i % 2;
+    auto r = flood::scrape(s.addr, flooding ? "127.0.0.2" : "127.0.0.1");
     CAPTURE(i);
+    CAPTURE(r.why);
+    // From the flooding address a scrape's connection is the newest of its client; if the
+    // scraper is descheduled between its connect and its request for as long as 32 of the
+    // flood's connections take to arrive (a millisecond or two here), the cap pushes it out,
+    // as it must: it cannot yet be told from the flood. Prometheus would try again at the next
+    // scrape; the test tries once more, and allows that for a few scrapes only.
+    if (flooding && !r.answered && again < 3) {
+      ++again;
+      MESSAGE("scrape " << i << " from the flooding address pushed out (" << r.why << "): once more");
+      r = flood::scrape(s.addr, "127.0.0.2");
+    }
     CHECK(r.answered);
     CHECK(r.status == 200);
     CHECK(r.seconds < 1.0);
