@@ -23,6 +23,9 @@ packages=(build-essential cmake ninja-build pkg-config libelf-dev libdw-dev libf
 # What the tests drive objspy with: a terminal for top (tmux), a Prometheus server and
 # promtool for serve, curl to scrape. Without recommends: no node exporter comes along.
 test_packages=()
+# npm installs the report's charting library (src/output/report/package.json); Debian's
+# nodejs and npm when the machine has no npm of its own.
+command -v npm >/dev/null || packages+=(nodejs npm)
 # The pyenv versions the README's table was measured on.
 pyenv_versions=(3.8.18 3.9.18 3.10.13 3.11.7 3.12.1 3.13.0 2.7.18 3.6.15 3.7.16)
 pyenv_root=${PYENV_ROOT:-$HOME/.pyenv}
@@ -32,7 +35,8 @@ if [ "$want_chroot" = 1 ]; then
   # setpriv (util-linux) drops privileges in the permission tests; systemd-analyze (systemd)
   # verifies the units in packaging/; the deb test builds the package (dpkg-shlibdeps is in
   # dpkg-dev) and checks it with lintian.
-  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian)
+  # chromium renders the HTML report in the report tests.
+  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian chromium)
   for v in "${pyenv_versions[@]}"; do
     [ -x "$pyenv_root/versions/$v/bin/python${v%.*}" ] || pyenv_missing+=("$v")
   done
@@ -115,6 +119,13 @@ if [ ${#pyenv_missing[@]} -gt 0 ]; then
       "$pyenv_root/bin/pyenv" install --skip-existing "$v" >&2 ||
       echo "setup: WARNING: CPython $v could not be built; the tests will fail naming it (OBJSPY_ALLOW_MISSING)" >&2
   done
+fi
+
+# The report's front-end packages, exactly as package-lock.json pins them; embedded at build time.
+report_dir=$here/src/output/report
+if [ ! -f "$report_dir/node_modules/.package-lock.json" ] || [ "$report_dir/package-lock.json" -nt "$report_dir/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the report's front-end packages (npm ci)" >&2
+  (cd "$report_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 
 build=${OBJSPY_BUILD_DIR:-$here/build}

@@ -21,14 +21,20 @@ namespace {
 constexpr std::size_t kMaxDepth = 64;
 
 // Where the next value lands, from the enclosing container and the key before it.
-enum class Slot { ignored, root, pid, timestamp, total, walk, types, complete, uncertain, torn, entry, name, count };
-enum class Frame { ignored, census, walk, types, entry };
+enum class Slot { ignored, root, pid, timestamp, total, walk, types, complete, uncertain, torn, entry, name, count, pause_ms, python, version };
+enum class Frame { ignored, census, walk, types, entry, python };
+
+// A Python version string longer than this is not one ("3.15.0a1+" is 9).
+constexpr std::size_t kMaxVersion = 32;
 
 class CensusReader {
  public:
   using json = nlohmann::json;
 
-  bool null() { return wrong_unless_ignored("null"); }
+  bool null() {
+    if (slot() == Slot::pause_ms) return true;  // not paused
+    return wrong_unless_ignored("null");
+  }
   bool boolean(bool v) {
     switch (slot()) {
       case Slot::complete: snap_.complete = v; return true;
@@ -48,6 +54,7 @@ class CensusReader {
       case Slot::count:
         stack_.back().has_count = true;
         return count_into(v, stack_.back().count);
+      case Slot::pause_ms: snap_.pause_ms = static_cast<double>(v); return true;
       default: return wrong_unless_ignored("a number");
     }
   }
@@ -66,12 +73,22 @@ class CensusReader {
       snap_.timestamp = v;
       return true;
     }
+    if (slot() == Slot::pause_ms) {
+      if (!std::isfinite(v) || v < 0) return wrong("not a finite number");
+      snap_.pause_ms = v;
+      return true;
+    }
     return wrong_unless_ignored("a fractional or huge number");
   }
   bool string(std::string& v) {
     if (slot() == Slot::name) {
       stack_.back().name = std::move(v);
       stack_.back().has_name = true;
+      return true;
+    }
+    if (slot() == Slot::version) {
+      if (v.size() > kMaxVersion) return wrong("a string too long for a version");
+      snap_.python_version = std::move(v);
       return true;
     }
     return wrong_unless_ignored("a string");
@@ -84,6 +101,7 @@ class CensusReader {
     if (s == Slot::root) f = Frame::census;
     else if (s == Slot::walk) f = Frame::walk;
     else if (s == Slot::entry) f = Frame::entry;
+    else if (s == Slot::python) f = Frame::python;
     else if (s != Slot::ignored) wrong("an object");
     return push(f);
   }
@@ -107,6 +125,8 @@ class CensusReader {
       else if (k == "total_objects") l.next = Slot::total;
       else if (k == "walk") l.next = Slot::walk;
       else if (k == "types") l.next = Slot::types;
+      else if (k == "pause_ms") l.next = Slot::pause_ms;
+      else if (k == "python") l.next = Slot::python;
       else if (k == "event") event_ = true;  // record's start/end lines: not a census
     } else if (l.frame == Frame::walk) {
       if (k == "complete") l.next = Slot::complete;
@@ -115,6 +135,8 @@ class CensusReader {
     } else if (l.frame == Frame::entry) {
       if (k == "name") l.next = Slot::name;
       else if (k == "count") l.next = Slot::count;
+    } else if (l.frame == Frame::python) {
+      if (k == "version") l.next = Slot::version;
     }
     return true;
   }
@@ -195,6 +217,9 @@ class CensusReader {
       case Slot::entry: return entry;
       case Slot::name: return entry + ".name";
       case Slot::count: return entry + ".count";
+      case Slot::pause_ms: return "pause_ms";
+      case Slot::python: return "python";
+      case Slot::version: return "python.version";
       default: return "?";
     }
   }
@@ -206,7 +231,10 @@ class CensusReader {
       case Slot::uncertain:
       case Slot::count: return "a count (a whole number up to 2^62)";
       case Slot::walk:
+      case Slot::python:
       case Slot::entry: return "an object";
+      case Slot::pause_ms: return "a number of milliseconds or null";
+      case Slot::version: return "a version string";
       case Slot::types: return "an array";
       case Slot::complete:
       case Slot::torn: return "true or false";

@@ -52,13 +52,20 @@ double Snapshot::coverage() const {
   return objspy::coverage(w, total);
 }
 
-Snapshot snapshot_of(const Census& c, NameForm form) {
+Snapshot snapshot_header(const Census& c) {
   Snapshot s;
   s.pid = c.pid;
   s.timestamp = c.timestamp;
   s.total = c.total;
   s.complete = c.walk.complete;
   s.uncertain = c.walk.torn ? 0 : c.walk.uncertain;
+  s.pause_ms = c.pause_ms;
+  s.python_version = c.python_version;
+  return s;
+}
+
+Snapshot snapshot_of(const Census& c, NameForm form) {
+  Snapshot s = snapshot_header(c);
   for (const auto& r : most_common(c, form)) s.counts[r.name] = r.count;
   return s;
 }
@@ -144,10 +151,11 @@ Status each_stream_line(std::istream& in, F&& f) {
 
 }  // namespace
 
-Result<ReadSeries> read_series(std::istream& in, std::size_t max_types) {
+Result<ReadSeries> read_series(std::istream& in, std::size_t max_types, const SeriesObserver& observe) {
   ReadSeries out{BoundedSeries(max_types), 0};
   OBJSPY_TRY(each_stream_line(in, [&](std::string_view line, std::size_t lineno) -> Status {
     OBJSPY_ASSIGN(auto s, census_line(line, lineno));
+    if (observe) observe(s ? &*s : nullptr, line);
     if (!s) return {};
     if (s->trusted()) out.series.add(*s);
     else ++out.skipped;
@@ -358,7 +366,7 @@ std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limi
     for (std::size_t i = from; i < samples; ++i) ys[i] = static_cast<double>(col.at(i));
     // Least squares over the samples from `from`, leaving out `skip` (none: samples).
     struct Fit {
-      double slope = 0, r2 = 0;
+      double slope = 0, r2 = 0, at_start = 0;
       bool ok = false;
       std::size_t worst = 0;  // the sample farthest from the line
     };
@@ -380,6 +388,7 @@ std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limi
       f.ok = true;
       f.slope = sxy / sxx;
       f.r2 = (sxy * sxy) / (sxx * syy);
+      f.at_start = my - f.slope * mx;  // x is hours since the first sample
       double far = -1;
       for (std::size_t i = from; i < samples; ++i) {
         const double off = std::abs(ys[i] - (my + f.slope * (xs[i] - mx)));
@@ -403,6 +412,7 @@ std::vector<Suspect> leak_suspects(const BoundedSeries& series, std::size_t limi
     s.first = col.counts.front();
     s.last = col.counts.back();
     s.per_hour = all.slope;
+    s.line_at_start = all.at_start;
     s.r2 = all.r2;
     std::size_t up = 0, down = 0;
     for (std::size_t i = from + 1; i < samples; ++i) {

@@ -96,6 +96,7 @@ int run(int argc, char** argv) {
   r->add_flag("--qualified", rec_qualified, "Name types module.name");
   r->add_option("--suspects", rec.suspects, "Leak suspects ranked in the closing line and table (0: all)")->capture_default_str();
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
+  r->add_option("--report", rec.report, "At the end, write an HTML report (objects over time, leak suspects with their curves) to this file");
   add_max_types(r, rec.max_types);
 
   cli::TopOptions top;
@@ -142,6 +143,13 @@ int run(int argc, char** argv) {
   std::size_t sus_max_types = kDefaultMaxTypes;
   add_max_types(su, sus_max_types);
 
+  cli::ReportOptions report;
+  auto* rp = app.add_subcommand("report", "Write a self-contained HTML report of a recorded series: objects over time, leak suspects with their curves, census health");
+  rp->add_option("file", report.input, "NDJSON from objspy record")->required()->check(CLI::ExistingFile);
+  rp->add_option("-o,--output", report.output, "The HTML file to write")->required();
+  rp->add_option("-l,--limit", report.suspects, "Leak suspects shown, each with its chart (0: all)")->capture_default_str();
+  add_max_types(rp, report.max_types);
+
   // Hidden (no group): the build runs `objspy _docs DIR` to write the man pages and shell
   // completions from this App, so they cannot drift from it. Keep it the last subcommand.
   std::string docs_dir;
@@ -184,6 +192,9 @@ int run(int argc, char** argv) {
     if (!st.ok()) return fail(st.error());
   } else if (su->parsed()) {
     auto st = cli::run_suspects(sus_file, sus_limit, sus_json, sus_max_types);
+    if (!st.ok()) return fail(st.error());
+  } else if (rp->parsed()) {
+    auto st = cli::run_report(report);
     if (!st.ok()) return fail(st.error());
   } else if (docs->parsed()) {
     auto st = cli::docs::write_docs(cli::docs::describe(app, OBJSPY_VERSION_STRING), docs_dir);

@@ -38,9 +38,21 @@ Status run_record(const RecordOptions& o) {
     file.reset(f);
     out = file.get();
   }
+  // The report's file is opened now, so that a name that cannot be written is said before the
+  // recording rather than after it.
+  std::unique_ptr<FILE, int (*)(FILE*)> report_file(nullptr, &std::fclose);
+  if (!o.report.empty()) {
+    OBJSPY_ASSIGN(std::FILE* f, open_for_writing(o.report));
+    report_file.reset(f);
+  }
+  ReportBuilder report;
   auto write_line = [&](const std::string& line) {
     std::fputs(line.c_str(), out);
     std::fflush(out);  // one line per sample survives a kill of objspy or of the machine's OOM killer
+  };
+  auto write_event = [&](const std::string& line) {
+    if (report_file) report.observe(nullptr, line);
+    write_line(line);
   };
   auto event = [&](const char* name) {
     return nlohmann::json({{"event", name}, {"pid", o.target.pid}, {"timestamp", now_unix()}});
@@ -70,7 +82,7 @@ Status run_record(const RecordOptions& o) {
       j["python_version"] = t.attached->python_version;
       j["python_binary"] = t.attached->python_binary;
       j["reattaches"] = follower->reattaches();
-      write_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      write_event(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       note(fmt::format("{}; attached to its new image (Python {})", t.attached->reason, t.attached->python_version));
       live = LiveSeries(o.render.names, o.max_types);  // the suspects rank one image's heap, not two
     }
@@ -79,7 +91,7 @@ Status run_record(const RecordOptions& o) {
       if (c.error().code == Errc::target_exited) {
         auto j = event("target_exited");
         j["samples"] = taken;
-        write_line(j.dump() + "\n");
+        write_event(j.dump() + "\n");
         return finish("target exited");
       }
       if (taken == 0 && follower->reattaches() == 0) {  // no first census: end, as dump would
@@ -93,11 +105,15 @@ Status run_record(const RecordOptions& o) {
       j["error"] = e.message;
       j["code"] = exit_code(e.code);
       j["failures"] = failed;
-      write_line(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+      write_event(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
       if (auto line = failure_log.failed(e.message)) note("census failed: " + *line);
     } else {
       failure_log.succeeded();
       write_line(render_json(*c, o.render, false));
+      if (report_file) {
+        const Snapshot head = snapshot_header(*c);
+        report.observe(&head, {});
+      }
       live.add(*c);
       ++taken;
       if (o.count && taken >= o.count) return finish("count reached");
@@ -123,10 +139,16 @@ Status run_record(const RecordOptions& o) {
     j["event"] = "suspects";
     j["pid"] = o.target.pid;
     j["timestamp"] = now_unix();
-    write_line(j.dump(-1, ' ', true) + "\n");
+    write_event(j.dump(-1, ' ', true) + "\n");
     if (!o.quiet) std::fputs(render_suspects(ranked, over).c_str(), stderr);
   }
   if (failure) return *failure;
+  if (report_file) {
+    // The suspects of the report are those of the closing line: the live window's.
+    const ReportData data = std::move(report).finish(live.window(), live.skipped(), o.suspects);
+    OBJSPY_TRY(write_report(report_file.release(), o.report, data, fmt::format("objspy record --pid {}", o.target.pid)));
+    note(fmt::format("report written to {}", o.report));
+  }
   std::string extra;
   if (live.skipped()) extra += fmt::format(", {} incomplete, not ranked", live.skipped());
   if (failed) extra += fmt::format(", {} failed censuses", failed);

@@ -167,9 +167,13 @@ Result<Fd> open_input_file(const std::string& path) {
   return fd;
 }
 
-Result<std::FILE*> open_for_append(const std::string& path) {
+namespace {
+
+// Opens `path` for writing as open_for_append and open_for_writing describe; `append` or
+// truncate (only once the file is known to be a regular file with one link).
+Result<std::FILE*> open_checked(const std::string& path, bool append) {
   // O_NONBLOCK: opening a FIFO with no reader fails at once (ENXIO) instead of waiting for one.
-  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
+  Fd fd(::open(path.c_str(), O_WRONLY | (append ? O_APPEND : 0) | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666));
   if (fd.get() < 0) {
     const int e = errno;
     if (e == ELOOP)
@@ -189,10 +193,18 @@ Result<std::FILE*> open_for_append(const std::string& path) {
   const int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
     return make_error(Errc::io, fmt::format("cannot open {} for writing: {}", path, errno_text(errno)));
-  std::FILE* f = ::fdopen(fd.get(), "a");
+  if (!append && S_ISREG(st.st_mode) && ::ftruncate(fd.get(), 0) != 0)
+    return make_error(Errc::io, fmt::format("cannot open {} for writing: {}", path, errno_text(errno)));
+  std::FILE* f = ::fdopen(fd.get(), append ? "a" : "w");
   if (!f) return make_error(Errc::io, fmt::format("cannot open {} for writing: {}", path, errno_text(errno)));
   fd.release();  // the FILE owns it now
   return f;
 }
+
+}  // namespace
+
+Result<std::FILE*> open_for_append(const std::string& path) { return open_checked(path, true); }
+
+Result<std::FILE*> open_for_writing(const std::string& path) { return open_checked(path, false); }
 
 }  // namespace objspy::cli

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <istream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,11 +40,15 @@ struct Snapshot {
   bool complete = true;          // walk.complete
   std::uint64_t uncertain = 0;   // walk.uncertain (0 when the document has none)
   std::map<std::string, std::uint64_t> counts;  // by name, in the document's name form
+  double pause_ms = -1;                          // how long --pause held the target (-1: not paused)
+  std::string python_version;                    // "python": {"version": ...}, empty if absent
   double coverage() const;
   bool trusted() const { return trusted_census(complete, uncertain, total); }
 };
 
 Snapshot snapshot_of(const Census& c, NameForm form);
+// The same without the counts: what a census is, not what it found.
+Snapshot snapshot_header(const Census& c);
 
 // A count read from a file above this is corrupt: no heap holds 2^62 objects, and below it
 // the difference of two counts is exact in a signed 64-bit integer (Change::delta).
@@ -90,6 +95,7 @@ struct Suspect {
   std::string name;
   std::uint64_t first = 0, last = 0;
   double per_hour = 0;       // least-squares slope
+  double line_at_start = 0;  // that line's value at the series' first sample (for charts)
   double r2 = 0;             // how well a straight line fits
   double rising = 0;         // fraction of sample-to-sample steps that went up
   double falling = 0;        // ... that went down
@@ -179,6 +185,9 @@ struct ReadSeries {
 // A census line longer than this is refused: a census that objspy wrote is far shorter.
 inline constexpr std::size_t kMaxSeriesLine = 64u << 20;
 // Err: io (a line that is not JSON, not a census, or too long; a read error), naming the line.
-Result<ReadSeries> read_series(std::istream& in, std::size_t max_types = kDefaultMaxTypes);
+// `observe`, if given, sees every line as it is read: its census (nullptr for an event line)
+// and its text, so a reader can take more from the same pass (the report's timeline, events).
+using SeriesObserver = std::function<void(const Snapshot* census, std::string_view line)>;
+Result<ReadSeries> read_series(std::istream& in, std::size_t max_types = kDefaultMaxTypes, const SeriesObserver& observe = {});
 
 }  // namespace objspy

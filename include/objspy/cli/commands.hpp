@@ -2,6 +2,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "objspy/census/live.hpp"
+#include "objspy/census/report_data.hpp"
 #include "objspy/census/sampler.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/output/render.hpp"
@@ -57,6 +59,7 @@ struct RecordOptions {
   bool quiet = false;       // no suspects table on stderr at the end
   std::size_t suspects = 10;  // rows in the closing suspects line and table
   std::size_t max_types = kDefaultMaxTypes;  // types kept for the closing ranking (series.hpp)
+  std::string report;      // "": none; else the HTML report written there at the end
 };
 // One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
 // target's exit (with a final event line), --duration or --count.
@@ -88,6 +91,18 @@ Status run_serve(const ServeOptions& o);
 Status run_diff(const std::string& a, const std::string& b, std::size_t limit);
 // Reads `file` line by line into a series of at most `max_types` types (series.hpp: read_series).
 Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types);
+
+struct ReportOptions {
+  std::string input;    // a recording (record output)
+  std::string output;   // the HTML file
+  std::size_t suspects = 10;
+  std::size_t max_types = kDefaultMaxTypes;
+};
+// One self-contained HTML file: the recording's span, objects over time, the leak suspects
+// with their counts and fitted lines, census health (report_html.hpp).
+Status run_report(const ReportOptions& o);
+// Writes the report to `out` (opened with open_for_writing) and closes it. Err: io.
+Status write_report(std::FILE* out, const std::string& path, const ReportData& data, const std::string& source);
 
 // Launch mode: start `argv`, wait for its interpreter and `delay`, hand the PID to `with_pid`,
 // then end the program. Err: launch_failed (cannot start, exited early, no interpreter).

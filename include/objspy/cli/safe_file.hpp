@@ -64,6 +64,8 @@ Result<Fd> open_input_file(const std::string& path);
 // Opens `path` to append to it (record -o), creating it if absent: never through a symbolic
 // link at that name, only a regular file with no other hard link (or /dev/null). Err: io.
 Result<std::FILE*> open_for_append(const std::string& path);
+// The same checks, then the file is emptied (report -o, record --report).
+Result<std::FILE*> open_for_writing(const std::string& path);
 
 // "a FIFO", "a symbolic link", ... for a stat mode, in messages.
 const char* file_kind(unsigned mode);

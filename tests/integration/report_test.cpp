@@ -1,0 +1,209 @@
+// objspy report and record --report: the HTML report of a real recording on every
+// interpreter, rendered by Chromium; hostile type names stay text; bad inputs get one line.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/objspy-report-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The JSON of the page's data element (what the page draws from).
+nlohmann::json page_data(const std::string& html) {
+  const std::string open = "<script id=\"objspy-data\" type=\"application/json\">";
+  const auto a = html.find(open);
+  if (a == std::string::npos) return nullptr;
+  const auto b = html.find("</script>", a);
+  if (b == std::string::npos) return nullptr;
+  return nlohmann::json::parse(html.substr(a + open.size(), b - a - open.size()), nullptr, false);
+}
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+
+// The document as headless Chromium has it once the page's scripts ran (--dump-dom), or
+// nullopt (the test is failed through itest::missing) when there is no Chromium.
+std::optional<std::string> rendered_dom(const std::string& html_path, const std::string& profile) {
+  if (access(kChromium, X_OK) != 0) {
+    itest::missing("chromium", "not installed (tools/setup.sh --chroot installs it): the report's page is not rendered");
+    return std::nullopt;
+  }
+  // The flags keep a headless Chromium off the network it would otherwise try at start.
+  auto r = itest::run({kChromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                       "--disable-background-networking", "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile,
+                       "--window-size=1200,2000", "--virtual-time-budget=10000", "--dump-dom", "file://" + html_path},
+                      120);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return r.out;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("record --report and report: the leak is the first suspect on every interpreter, ranked as suspects ranks it, and the page draws it") {
+  bool rendered = false;
+  for (const auto& py : itest::interpreters()) {
+    INFO(py.label);
+    itest::Target t(py, "leak_and_wave.py", {{"LEAK_RATE", "500"}});
+    std::string err;
+    REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
+    const TempDir dir;
+    const std::string series = dir.path + "/series.ndjson", live = dir.path + "/live.html", offline = dir.path + "/offline.html";
+    const std::string pid = std::to_string(t.pid());
+    auto rec = itest::run(itest::objspy({"record", "--pid", pid, "--interval", "100ms", "--count", "12", "-q", "-o", series, "--report", live}));
+    INFO(rec.err);
+    REQUIRE(rec.exit_code == 0);
+    const auto a = page_data(slurp(live));
+    REQUIRE(a.is_object());
+    CHECK(a.at("censuses") == 12);
+    CHECK(a.at("pid") == t.pid());
+    CHECK(a.at("python_version").get<std::string>().rfind(py.expect_minor + ".", 0) == 0);
+    CHECK(a.at("timeline").at("t").size() == 12);
+    REQUIRE_FALSE(a.at("suspects").empty());
+    CHECK(a.at("suspects").at(0).at("name") == "Leak");
+    CHECK(a.at("suspects").at(0).at("confidence") == "high");
+
+    auto rep = itest::run(itest::objspy({"report", series, "-o", offline}));
+    INFO(rep.err);
+    REQUIRE(rep.exit_code == 0);
+    CHECK(rep.out.empty());
+    const auto b = page_data(slurp(offline));
+    REQUIRE(b.is_object());
+    CHECK(b.at("censuses") == 12);
+    // The same ranking as `objspy suspects`, row by row.
+    auto sus = itest::run(itest::objspy({"suspects", series, "--json"}));
+    REQUIRE(sus.exit_code == 0);
+    const auto ranked = nlohmann::json::parse(sus.out).at("suspects");
+    REQUIRE(ranked.size() == b.at("suspects").size());
+    for (std::size_t i = 0; i < ranked.size(); ++i) {
+      CHECK(ranked[i].at("name") == b.at("suspects")[i].at("name"));
+      CHECK(ranked[i].at("confidence") == b.at("suspects")[i].at("confidence"));
+    }
+    // The leak's points are its counts in the recording, sample by sample.
+    const auto& leak = b.at("suspects").at(0);
+    REQUIRE(leak.at("counts").size() == 12);
+    std::ifstream lines(series);
+    std::string line;
+    std::size_t i = 0;
+    while (std::getline(lines, line) && i < 12) {
+      const auto j = nlohmann::json::parse(line);
+      if (j.contains("event")) continue;
+      for (const auto& e : j.at("types"))
+        if (e.at("name") == "Leak") CHECK(e.at("count") == leak.at("counts")[i]);
+      ++i;
+    }
+
+    if (!rendered) {  // once: Chromium takes a second or two
+      rendered = true;
+      auto dom = rendered_dom(offline, dir.path + "/profile");
+      if (!dom) return;
+      CHECK(dom->find("data-ready=\"1\"") != std::string::npos);  // the page script ran to its end
+      CHECK(dom->find("objspy leak report") != std::string::npos);
+      CHECK(dom->find(">Leak<") != std::string::npos);
+      CHECK(occurrences(*dom, "class=\"uplot") >= 2);  // objects over time, and the leak's own chart
+    }
+  }
+}
+
+TEST_CASE("report: type names from a hostile recording are shown as text and run nothing") {
+  const TempDir dir;
+  const std::string series = dir.path + "/hostile.ndjson", html = dir.path + "/hostile.html";
+  const std::vector<std::string> names = {
+      "</script><script>document.title='pwned'</script>",
+      "<img src=x onerror=\"document.title='pwned'\">",
+      "\"><svg onload=\"document.title='pwned'\">",
+      "line\xe2\x80\xa8separator",
+  };
+  {
+    std::ofstream out(series);
+    for (int i = 0; i < 12; ++i) {
+      nlohmann::json types = nlohmann::json::array();
+      std::uint64_t total = 0;
+      for (std::size_t k = 0; k < names.size(); ++k) {
+        const std::uint64_t n = 10 + (k + 1) * static_cast<std::uint64_t>(i) * 7;
+        types.push_back({{"name", names[k]}, {"count", n}});
+        total += n;
+      }
+      out << nlohmann::json({{"pid", 4242}, {"timestamp", 1.7e9 + 30 * i}, {"total_objects", total}, {"walk", {{"complete", true}}}, {"types", types}})
+                 .dump()
+          << "\n";
+    }
+  }
+  auto r = itest::run(itest::objspy({"report", series, "-o", html}));
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto data = page_data(slurp(html));
+  REQUIRE(data.is_object());
+  REQUIRE(data.at("suspects").size() == names.size());
+  auto dom = rendered_dom(html, dir.path + "/profile");
+  if (!dom) return;
+  CHECK(dom->find("data-ready=\"1\"") != std::string::npos);
+  CHECK(dom->find("<title>objspy report</title>") != std::string::npos);  // no script of theirs ran
+  CHECK(dom->find("<img") == std::string::npos);                           // no element of theirs exists
+  CHECK(dom->find("<svg") == std::string::npos);
+  CHECK(dom->find("&lt;img src=x onerror=") != std::string::npos);       // shown, as text
+  CHECK(dom->find("&lt;/script&gt;&lt;script&gt;document.title=") != std::string::npos);
+}
+
+TEST_CASE("report: bad inputs and outputs get one line and exit 12") {
+  const TempDir dir;
+  const std::string text = dir.path + "/notes.txt", events = dir.path + "/events.ndjson", out = dir.path + "/r.html";
+  std::ofstream(text) << "not a recording\n";
+  std::ofstream(events) << R"({"event":"target_exited","pid":1,"samples":0})" << "\n";
+  for (const auto& input : {text, events}) {
+    auto r = itest::run(itest::objspy({"report", input, "-o", out}));
+    INFO(r.err);
+    CHECK(r.exit_code == 12);
+    CHECK(r.out.empty());
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(r.err.rfind("objspy: error: ", 0) == 0);
+  }
+  // A link planted at the output's name is not written through.
+  const std::string victim = dir.path + "/victim", link = dir.path + "/link.html";
+  std::ofstream(victim) << "precious";
+  std::filesystem::create_symlink(victim, link);
+  std::ofstream good(dir.path + "/good.ndjson");
+  good << R"({"pid":1,"timestamp":1,"total_objects":1,"walk":{"complete":true},"types":[{"name":"A","count":1}]})" << "\n";
+  good.close();
+  auto r = itest::run(itest::objspy({"report", dir.path + "/good.ndjson", "-o", link}));
+  CHECK(r.exit_code == 12);
+  CHECK(r.err.find("symbolic link") != std::string::npos);
+  CHECK(slurp(victim) == "precious");
+  // And a recording with censuses but too few to rank still gives a page that says so.
+  r = itest::run(itest::objspy({"report", dir.path + "/good.ndjson", "-o", out}));
+  CHECK(r.exit_code == 0);
+  const auto data = page_data(slurp(out));
+  REQUIRE(data.is_object());
+  CHECK(data.at("suspects").empty());
+  CHECK(data.at("censuses") == 1);
+}
