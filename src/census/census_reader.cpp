@@ -21,8 +21,8 @@ namespace {
 constexpr std::size_t kMaxDepth = 64;
 
 // Where the next value lands, from the enclosing container and the key before it.
-enum class Slot { ignored, root, pid, timestamp, total, walk, types, complete, uncertain, torn, entry, name, count, pause_ms, python, version };
-enum class Frame { ignored, census, walk, types, entry, python };
+enum class Slot { ignored, root, pid, timestamp, total, walk, types, complete, uncertain, torn, entry, name, count, pause_ms, python, version, memory, rss };
+enum class Frame { ignored, census, walk, types, entry, python, memory };
 
 // A Python version string longer than this is not one ("3.15.0a1+" is 9).
 constexpr std::size_t kMaxVersion = 32;
@@ -32,7 +32,7 @@ class CensusReader {
   using json = nlohmann::json;
 
   bool null() {
-    if (slot() == Slot::pause_ms) return true;  // not paused
+    if (slot() == Slot::pause_ms || slot() == Slot::memory) return true;  // not paused; not read
     return wrong_unless_ignored("null");
   }
   bool boolean(bool v) {
@@ -55,6 +55,7 @@ class CensusReader {
         stack_.back().has_count = true;
         return count_into(v, stack_.back().count);
       case Slot::pause_ms: snap_.pause_ms = static_cast<double>(v); return true;
+      case Slot::rss: return count_into(v, snap_.rss_bytes);
       default: return wrong_unless_ignored("a number");
     }
   }
@@ -102,6 +103,7 @@ class CensusReader {
     else if (s == Slot::walk) f = Frame::walk;
     else if (s == Slot::entry) f = Frame::entry;
     else if (s == Slot::python) f = Frame::python;
+    else if (s == Slot::memory) f = Frame::memory;
     else if (s != Slot::ignored) wrong("an object");
     return push(f);
   }
@@ -127,6 +129,7 @@ class CensusReader {
       else if (k == "types") l.next = Slot::types;
       else if (k == "pause_ms") l.next = Slot::pause_ms;
       else if (k == "python") l.next = Slot::python;
+      else if (k == "memory") l.next = Slot::memory;
       else if (k == "event") event_ = true;  // record's start/end lines: not a census
     } else if (l.frame == Frame::walk) {
       if (k == "complete") l.next = Slot::complete;
@@ -137,6 +140,8 @@ class CensusReader {
       else if (k == "count") l.next = Slot::count;
     } else if (l.frame == Frame::python) {
       if (k == "version") l.next = Slot::version;
+    } else if (l.frame == Frame::memory) {
+      if (k == "rss_bytes") l.next = Slot::rss;
     }
     return true;
   }
@@ -220,6 +225,8 @@ class CensusReader {
       case Slot::pause_ms: return "pause_ms";
       case Slot::python: return "python";
       case Slot::version: return "python.version";
+      case Slot::memory: return "memory";
+      case Slot::rss: return "memory.rss_bytes";
       default: return "?";
     }
   }
@@ -229,9 +236,11 @@ class CensusReader {
       case Slot::timestamp: return "a number";
       case Slot::total:
       case Slot::uncertain:
-      case Slot::count: return "a count (a whole number up to 2^62)";
+      case Slot::count:
+      case Slot::rss: return "a count (a whole number up to 2^62)";
       case Slot::walk:
       case Slot::python:
+      case Slot::memory:
       case Slot::entry: return "an object";
       case Slot::pause_ms: return "a number of milliseconds or null";
       case Slot::version: return "a version string";

@@ -39,7 +39,7 @@ void ReportBuilder::observe(const Snapshot* s, std::string_view line) {
     d.pause_max_ms = std::max(d.pause_max_ms, s->pause_ms);
     pause_sum_ += s->pause_ms;
   }
-  last_ = ReportPoint{s->timestamp, s->total, s->trusted(), s->pause_ms};
+  last_ = ReportPoint{s->timestamp, s->total, s->trusted(), s->pause_ms, s->rss_bytes};
   if (seen_++ % stride_ == 0) {
     d.timeline.push_back(last_);
     if (d.timeline.size() > kMaxReportPoints) {

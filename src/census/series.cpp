@@ -61,6 +61,7 @@ Snapshot snapshot_header(const Census& c) {
   s.uncertain = c.walk.torn ? 0 : c.walk.uncertain;
   s.pause_ms = c.pause_ms;
   s.python_version = c.python_version;
+  s.rss_bytes = c.memory ? c.memory->rss_bytes : 0;
   return s;
 }
 

@@ -97,6 +97,11 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                {"warnings", warnings}};
   j["duration_ms"] = c.duration_ms;
   j["pause_ms"] = c.pause_ms >= 0 ? json(c.pause_ms) : json(nullptr);
+  j["memory"] = c.memory ? json({{"rss_bytes", c.memory->rss_bytes},
+                                 {"pss_bytes", c.memory->pss_bytes},
+                                 {"anonymous_bytes", c.memory->anonymous_bytes},
+                                 {"swap_bytes", c.memory->swap_bytes}})
+                         : json(nullptr);
   j["bytes_read"] = c.bytes_read;
   j["read_calls"] = c.read_calls;
   return j;

@@ -144,6 +144,15 @@ std::string render_prometheus(const Census* counted, const Census* latest, const
   out += fmt::format("objspy_census_duration_seconds {:.9g}\n", latest->duration_ms / 1000.0);
   header(out, "objspy_census_read_bytes", "gauge", "Bytes of target memory the latest census read.");
   sample(out, "objspy_census_read_bytes", latest->bytes_read);
+  if (latest->memory) {
+    header(out, "objspy_target_memory_bytes", "gauge",
+           "The target's memory from /proc/PID/smaps_rollup, read with the latest census: kind=\"rss\", \"pss\", \"anonymous\", \"swap\".");
+    const auto& m = *latest->memory;
+    out += fmt::format("objspy_target_memory_bytes{{kind=\"rss\"}} {}\n", m.rss_bytes);
+    out += fmt::format("objspy_target_memory_bytes{{kind=\"pss\"}} {}\n", m.pss_bytes);
+    out += fmt::format("objspy_target_memory_bytes{{kind=\"anonymous\"}} {}\n", m.anonymous_bytes);
+    out += fmt::format("objspy_target_memory_bytes{{kind=\"swap\"}} {}\n", m.swap_bytes);
+  }
   header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");
   out += fmt::format("objspy_census_timestamp_seconds {:.3f}\n", latest->timestamp);
   // The collector's figures are read apart from the object count: a census whose count is not

@@ -34,14 +34,15 @@ nlohmann::json to_json(const ReportData& d, const std::string& source) {
   j["paused"] = d.paused;
   j["pause_max_ms"] = number(d.pause_max_ms);
   j["pause_mean_ms"] = number(d.pause_mean_ms);
-  json t = json::array(), total = json::array(), trusted = json::array(), pause = json::array();
+  json t = json::array(), total = json::array(), trusted = json::array(), pause = json::array(), rss = json::array();
   for (const auto& p : d.timeline) {
     t.push_back(number(p.t));
+    rss.push_back(p.rss_bytes ? json(p.rss_bytes) : json());
     total.push_back(p.total);
     trusted.push_back(p.trusted);
     pause.push_back(p.pause_ms >= 0 ? number(p.pause_ms) : json());
   }
-  j["timeline"] = {{"t", t}, {"total", total}, {"trusted", trusted}, {"pause_ms", pause}};
+  j["timeline"] = {{"t", t}, {"total", total}, {"trusted", trusted}, {"pause_ms", pause}, {"rss_bytes", rss}};
   json failures = json::array();
   for (const auto& [message, n] : d.failures) failures.push_back({{"message", message}, {"count", n}});
   j["failures"] = failures;

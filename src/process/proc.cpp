@@ -209,4 +209,40 @@ bool process_alive(pid_t pid) {
   return live_task(pid) != 0;
 }
 
+Result<ProcessMemory> parse_smaps_rollup(std::string_view text) {
+  ProcessMemory m;
+  bool rss = false, pss = false, anon = false, swap = false;
+  std::size_t lines = 0;
+  while (!text.empty() && lines++ < 256) {  // the kernel writes about 25 lines
+    const auto eol = text.find('\n');
+    const std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view key = line.substr(0, colon);
+    std::uint64_t* into = nullptr;
+    bool* seen = nullptr;
+    if (key == "Rss") into = &m.rss_bytes, seen = &rss;
+    else if (key == "Pss") into = &m.pss_bytes, seen = &pss;
+    else if (key == "Anonymous") into = &m.anonymous_bytes, seen = &anon;
+    else if (key == "Swap") into = &m.swap_bytes, seen = &swap;
+    else continue;
+    std::string_view v = line.substr(colon + 1);
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    std::uint64_t kib = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), kib);
+    if (ec != std::errc() || std::string_view(end, static_cast<std::size_t>(v.data() + v.size() - end)) != " kB" || kib > (1ULL << 50))
+      return make_error(Errc::io, fmt::format("smaps_rollup: unexpected {} line", key));
+    *into = kib * 1024;
+    *seen = true;
+  }
+  if (!rss || !pss || !anon || !swap) return make_error(Errc::io, "smaps_rollup: Rss, Pss, Anonymous or Swap missing");
+  return m;
+}
+
+Result<ProcessMemory> read_process_memory(pid_t pid) {
+  OBJSPY_ASSIGN(std::string text, slurp(fmt::format("/proc/{}/smaps_rollup", pid), pid));
+  return parse_smaps_rollup(text);
+}
+
 }  // namespace objspy

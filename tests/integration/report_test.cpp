@@ -89,6 +89,7 @@ TEST_CASE("record --report and report: the leak is the first suspect on every in
     CHECK(a.at("pid") == t.pid());
     CHECK(a.at("python_version").get<std::string>().rfind(py.expect_minor + ".", 0) == 0);
     CHECK(a.at("timeline").at("t").size() == 12);
+    for (const auto& rss : a.at("timeline").at("rss_bytes")) CHECK(rss.is_number());  // the target's memory, per census
     REQUIRE_FALSE(a.at("suspects").empty());
     CHECK(a.at("suspects").at(0).at("name") == "Leak");
     CHECK(a.at("suspects").at(0).at("confidence") == "high");
@@ -130,7 +131,8 @@ TEST_CASE("record --report and report: the leak is the first suspect on every in
       CHECK(dom->find("data-ready=\"1\"") != std::string::npos);  // the page script ran to its end
       CHECK(dom->find("objspy leak report") != std::string::npos);
       CHECK(dom->find(">Leak<") != std::string::npos);
-      CHECK(occurrences(*dom, "class=\"uplot") >= 2);  // objects over time, and the leak's own chart
+      CHECK(occurrences(*dom, "class=\"uplot") >= 3);  // objects over time, memory, and the leak's own chart
+      CHECK(dom->find("Process memory") != std::string::npos);
     }
   }
 }

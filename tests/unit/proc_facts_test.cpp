@@ -35,3 +35,20 @@ TEST_CASE("a running process is its own live task and is not traced") {
   REQUIRE(info.ok());
   CHECK_FALSE(info->main_thread_exited);
 }
+
+TEST_CASE("smaps_rollup: the four totals in bytes; a missing or malformed field is an error") {
+  const std::string text =
+      "563f1bca9000-7ffc26567000 ---p 00000000 00:00 0                          [rollup]\n"
+      "Rss:                1764 kB\nPss:                 403 kB\nPss_Anon:            112 kB\nShared_Clean:       1612 kB\n"
+      "Anonymous:           112 kB\nAnonHugePages:         0 kB\nSwap:                  8 kB\nSwapPss:               8 kB\n";
+  auto m = objspy::parse_smaps_rollup(text);
+  REQUIRE(m.ok());
+  CHECK(m->rss_bytes == 1764 * 1024);
+  CHECK(m->pss_bytes == 403 * 1024);  // not Pss_Anon, which starts the same
+  CHECK(m->anonymous_bytes == 112 * 1024);
+  CHECK(m->swap_bytes == 8 * 1024);  // not SwapPss
+  CHECK_FALSE(objspy::parse_smaps_rollup("Rss: 1 kB\nPss: 1 kB\nAnonymous: 1 kB\n").ok());
+  CHECK_FALSE(objspy::parse_smaps_rollup("Rss: x kB\nPss: 1 kB\nAnonymous: 1 kB\nSwap: 0 kB\n").ok());
+  CHECK_FALSE(objspy::parse_smaps_rollup("Rss: 1 MB\nPss: 1 kB\nAnonymous: 1 kB\nSwap: 0 kB\n").ok());
+  CHECK_FALSE(objspy::parse_smaps_rollup("").ok());
+}

@@ -89,6 +89,16 @@ inline double coverage(const WalkStatus& w, std::uint64_t total) {
   return total + w.uncertain == 0 ? 1.0 : static_cast<double>(total) / static_cast<double>(total + w.uncertain);
 }
 
+// The target's memory as the kernel accounts it (/proc/PID/smaps_rollup, Linux 4.14+), read
+// next to each census: what `memory_profiler.memory_usage()` gives, and more. PSS shares each
+// page among the processes mapping it; anonymous is the heap (pymalloc's arenas, malloc).
+struct ProcessMemory {
+  std::uint64_t rss_bytes = 0;
+  std::uint64_t pss_bytes = 0;
+  std::uint64_t anonymous_bytes = 0;
+  std::uint64_t swap_bytes = 0;
+};
+
 struct Census {
   pid_t pid = 0;
   std::string python_version;   // "3.11.7"
@@ -101,6 +111,7 @@ struct Census {
   std::uint64_t bytes_read = 0;
   std::uint64_t read_calls = 0;
   double pause_ms = -1;         // --pause: how long the target was held (-1: not paused)
+  std::optional<ProcessMemory> memory;  // read right after the census; none if it could not be
 
   std::uint64_t total = 0;      // objects gc.get_objects() would return, all interpreters
   std::uint64_t frozen = 0;

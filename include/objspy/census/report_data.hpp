@@ -26,6 +26,7 @@ struct ReportPoint {
   std::uint64_t total = 0;    // GC-tracked objects
   bool trusted = true;        // ranked (complete, or nearly so)
   double pause_ms = -1;       // how long --pause held the target (-1: not paused)
+  std::uint64_t rss_bytes = 0;  // the target's RSS then (0: not recorded)
 };
 
 struct ReportSuspect {

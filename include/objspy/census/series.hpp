@@ -42,6 +42,7 @@ struct Snapshot {
   std::map<std::string, std::uint64_t> counts;  // by name, in the document's name form
   double pause_ms = -1;                          // how long --pause held the target (-1: not paused)
   std::string python_version;                    // "python": {"version": ...}, empty if absent
+  std::uint64_t rss_bytes = 0;                   // "memory": {"rss_bytes": ...}, 0 if absent
   double coverage() const;
   bool trusted() const { return trusted_census(complete, uncertain, total); }
 };

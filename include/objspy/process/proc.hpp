@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "objspy/census/census.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/process/maps.hpp"
 
@@ -25,6 +26,12 @@ struct ProcessInfo {
 // Err: no_such_process (gone, or a zombie), not_python (kernel thread), permission_denied.
 Result<ProcessInfo> inspect_process(pid_t pid);
 Result<MemoryMap> read_memory_map(pid_t pid);
+
+// /proc/PID/smaps_rollup's totals. Err: as inspect_process, or io (no smaps_rollup: Linux
+// before 4.14, or a field missing).
+Result<ProcessMemory> read_process_memory(pid_t pid);
+// The same from the file's text (kB lines, as the kernel writes them). Err: io.
+Result<ProcessMemory> parse_smaps_rollup(std::string_view text);
 
 // The actionable text shown on EPERM/EACCES: what capability or setting is missing.
 std::string permission_hint();

@@ -82,6 +82,11 @@
   const series = [{ label: "GC-tracked objects", stroke: "#2b6cb0", values: trusted }];
   if (data.untrusted) series.push({ label: "incomplete census", stroke: "#d69e2e", values: untrusted, points: true });
   chart("Total objects", tl.t, series);
+  if (tl.rss_bytes.some((v) => v !== null)) {
+    el("h2", null, "Process memory");
+    el("p", "note", "The target's resident set size (RSS, from /proc/PID/smaps_rollup) read with each census, next to its objects above.");
+    chart("RSS (MiB)", tl.t, [{ label: "RSS (MiB)", stroke: "#2f855a", values: tl.rss_bytes.map((v) => (v === null ? null : v / 1048576)) }], 200);
+  }
   if (tl.pause_ms.some((v) => v !== null))
     chart("Pause per census (ms)", tl.t, [{ label: "pause (ms)", stroke: "#805ad5", values: tl.pause_ms }], 160);
 
