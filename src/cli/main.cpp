@@ -143,6 +143,11 @@ int run(int argc, char** argv) {
   std::size_t sus_max_types = kDefaultMaxTypes;
   add_max_types(su, sus_max_types);
 
+  cli::InfoOptions info;
+  auto* in = app.add_subcommand("info", "What objspy knows of a Python process: interpreter, build, how it was read, memory, the collector of each interpreter");
+  add_target_options(in, info.target)->required();
+  in->add_flag("--json", info.json, "JSON instead of text");
+
   cli::ReportOptions report;
   auto* rp = app.add_subcommand("report", "Write a self-contained HTML report of a recorded series: objects over time, leak suspects with their curves, census health");
   rp->add_option("file", report.input, "NDJSON from objspy record")->required()->check(CLI::ExistingFile);
@@ -192,6 +197,9 @@ int run(int argc, char** argv) {
     if (!st.ok()) return fail(st.error());
   } else if (su->parsed()) {
     auto st = cli::run_suspects(sus_file, sus_limit, sus_json, sus_max_types);
+    if (!st.ok()) return fail(st.error());
+  } else if (in->parsed()) {
+    auto st = cli::run_info(info);
     if (!st.ok()) return fail(st.error());
   } else if (rp->parsed()) {
     auto st = cli::run_report(report);

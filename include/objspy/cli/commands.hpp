@@ -92,6 +92,14 @@ Status run_diff(const std::string& a, const std::string& b, std::size_t limit);
 // Reads `file` line by line into a series of at most `max_types` types (series.hpp: read_series).
 Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types);
 
+struct InfoOptions {
+  TargetOptions target;
+  bool json = false;
+  NameForm names = NameForm::short_name;
+};
+// What objspy knows of a target: process, interpreter and how it was read, memory, collector.
+Status run_info(const InfoOptions& o);
+
 struct ReportOptions {
   std::string input;    // a recording (record output)
   std::string output;   // the HTML file

@@ -1,0 +1,86 @@
+// objspy info: what objspy knows of a target, in one place: the process, the interpreter and
+// how objspy read it (binary, symbols, layout), the target's memory, and every interpreter's
+// collector; the object count of one census, without the type table.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "objspy/census/sampler.hpp"
+#include "objspy/cli/commands.hpp"
+#include "objspy/core/escape.hpp"
+#include "objspy/output/render.hpp"
+
+namespace objspy::cli {
+namespace {
+
+std::string exe_of(pid_t pid) {
+  char buf[4096];
+  const ssize_t n = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+
+}  // namespace
+
+Status run_info(const InfoOptions& o) {
+  OBJSPY_ASSIGN(auto sampler, attach_target(o.target, o.target.pid));
+  OBJSPY_ASSIGN(Census c, sampler->sample());
+  const auto& t = sampler->target();
+  const auto& p = sampler->process();
+  const pid_t pid = o.target.pid;
+  const std::size_t threads = list_tasks(pid).size();
+  const std::string exe = exe_of(pid);
+  const std::string symbols = image_source_name(t.image.source);
+
+  std::string out;
+  if (o.json) {
+    using nlohmann::json;
+    json j;
+    j["pid"] = pid;
+    j["process"] = {{"comm", sanitize_utf8(p.comm)}, {"exe", sanitize_utf8(exe)}, {"state", std::string(1, p.state)},
+                    {"threads", threads}, {"start_time_ticks", p.start_time}, {"main_thread_exited", p.main_thread_exited}};
+    j["python"] = {{"version", c.python_version},
+                   {"hexversion", c.python_hexversion},
+                   {"debug_build", c.debug_build},
+                   {"binary", sanitize_utf8(t.image.path)},
+                   {"opened_from", sanitize_utf8(t.image.opened_from)},
+                   {"symbols_from", symbols},
+                   {"symbols_detail", sanitize_utf8(t.image.source_detail)},
+                   {"runtime_address", fmt::format("{:#x}", t.image.runtime.value())},
+                   {"layout_source", t.layout.source}};
+    const json census = census_to_json(c, RenderOptions{o.names, 1});
+    j["memory"] = census.at("memory");
+    j["objects"] = {{"total", c.total}, {"frozen", c.frozen}, {"generations", c.generations}, {"complete", c.walk.complete},
+                    {"coverage", census.at("walk").at("coverage")}, {"method", c.walk.method}};
+    j["interpreters"] = census.at("interpreters");
+    j["notes"] = sampler->notes();
+    out = j.dump(2, ' ', true) + "\n";
+  } else {
+    out += fmt::format("process      {} ({}), {} thread{}, state {}{}\n", pid, escape_for_terminal(p.comm), threads, threads == 1 ? "" : "s",
+                       p.state, p.main_thread_exited ? ", main thread exited" : "");
+    if (!exe.empty()) out += fmt::format("executable   {}\n", escape_for_terminal(exe));
+    out += fmt::format("python       {}{}, _PyRuntime at {:#x}\n", c.python_version, c.debug_build ? " (debug build)" : " (release build)",
+                       t.image.runtime.value());
+    out += fmt::format("binary       {}\n", escape_for_terminal(t.image.path));
+    out += fmt::format("symbols      from {} ({})\n", symbols, escape_for_terminal(t.image.opened_from));
+    out += fmt::format("layout       {}\n", t.layout.source);
+    if (c.memory)
+      out += fmt::format("memory       RSS {}, PSS {}, anonymous {}, swap {}\n", mib(c.memory->rss_bytes), mib(c.memory->pss_bytes),
+                         mib(c.memory->anonymous_bytes), mib(c.memory->swap_bytes));
+    else
+      out += "memory       unknown (no /proc/PID/smaps_rollup)\n";
+    out += fmt::format("objects      {} GC-tracked in {} interpreter{} (generations {}/{}/{}), {} frozen; {}\n", c.total, c.interpreters.size(),
+                       c.interpreters.size() == 1 ? "" : "s", c.generations[0], c.generations[1], c.generations[2], c.frozen,
+                       c.walk.complete ? "complete" : fmt::format("coverage {:.2f}%", coverage(c.walk, c.total) * 100));
+    for (const auto& line : render_gc_summary(c)) out += fmt::format("collector    {}\n", escape_for_terminal(line));
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  for (const auto& w : c.walk.warnings) std::fputs(fmt::format("objspy: warning: {}\n", escape_for_terminal(w)).c_str(), stderr);
+  return {};
+}
+
+}  // namespace objspy::cli
