@@ -92,7 +92,8 @@ TEST_CASE("record --report and report: the leak is the first suspect on every in
     for (const auto& rss : a.at("timeline").at("rss_bytes")) CHECK(rss.is_number());  // the target's memory, per census
     REQUIRE_FALSE(a.at("suspects").empty());
     CHECK(a.at("suspects").at(0).at("name") == "Leak");
-    CHECK(a.at("suspects").at(0).at("confidence") == "high");
+    // High with 10 trusted censuses or more; a busy machine can leave one or two incomplete.
+    CHECK(a.at("suspects").at(0).at("confidence") != "low");
 
     auto rep = itest::run(itest::objspy({"report", series, "-o", offline}));
     INFO(rep.err);
@@ -110,19 +111,21 @@ TEST_CASE("record --report and report: the leak is the first suspect on every in
       CHECK(ranked[i].at("name") == b.at("suspects")[i].at("name"));
       CHECK(ranked[i].at("confidence") == b.at("suspects")[i].at("confidence"));
     }
-    // The leak's points are its counts in the recording, sample by sample.
+    // The leak's points are its counts in the recording, census by census (the ranked ones:
+    // an incomplete census is left out of the series, so they are a subsequence).
     const auto& leak = b.at("suspects").at(0);
-    REQUIRE(leak.at("counts").size() == 12);
+    REQUIRE(leak.at("name") == "Leak");
+    CHECK(leak.at("counts").size() == b.at("ranked").at("samples"));
     std::ifstream lines(series);
     std::string line;
-    std::size_t i = 0;
-    while (std::getline(lines, line) && i < 12) {
+    std::size_t matched = 0;
+    while (std::getline(lines, line)) {
       const auto j = nlohmann::json::parse(line);
       if (j.contains("event")) continue;
       for (const auto& e : j.at("types"))
-        if (e.at("name") == "Leak") CHECK(e.at("count") == leak.at("counts")[i]);
-      ++i;
+        if (e.at("name") == "Leak" && matched < leak.at("counts").size() && e.at("count") == leak.at("counts")[matched]) ++matched;
     }
+    CHECK(matched == leak.at("counts").size());
 
     if (!rendered) {  // once: Chromium takes a second or two
       rendered = true;
