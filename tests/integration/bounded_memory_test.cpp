@@ -105,15 +105,17 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   REQUIRE_MESSAGE(target.ready_line(itest::kPatience, &err), err);
   const TempDir tmp;
   const std::string out = tmp.path + "/series.ndjson";
-  // 90 s: the suspects window (256 samples, 26 s at 100 ms) is full well before the first
-  // third. --limit keeps the file small; the live series sees every type of every census.
-  // --cache-mib 1: each census allocates and frees a read cache of up to --cache-mib, so a
-  // reading taken during a census is up to that much higher than one taken between two; with
-  // the default 16 MiB that is more than the 10% this test allows, at random.
-  constexpr double kSeconds = 90;
+  // At least 90 s, and at least 60 s after the suspects window (256 samples, 26 s at 100 ms
+  // on an idle machine; longer where a census takes more than the interval: a busy machine,
+  // a sanitized build) is full; at most kMaxSeconds. --limit keeps the file small; the live
+  // series sees every type of every census. --cache-mib 1: each census allocates and frees a
+  // read cache of up to --cache-mib, so a reading taken during a census is up to that much
+  // higher than one taken between two; with the default 16 MiB that is more than the 10% this
+  // test allows, at random.
+  constexpr double kSeconds = 90, kAfterFull = 60, kMaxSeconds = 300;
   constexpr std::size_t kWindow = 256;  // LiveSeries's window of samples
   itest::Target record(itest::objspy({"record", "--pid", std::to_string(target.pid()), "--interval", "100ms", "--duration",
-                                      fmt::format("{}s", kSeconds), "--limit", "20", "--cache-mib", "1", "-q", "-o", out}));
+                                      fmt::format("{}s", kMaxSeconds + 30), "--limit", "20", "--cache-mib", "1", "-q", "-o", out}));
   // RSS every 200 ms. One reading is of a census at some stage (its tables, its cache), so
   // what is compared is a least-squares line through every reading from the first third to
   // the end: its value at the end against its value after the first third. A leak of any
@@ -141,13 +143,18 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   std::vector<Reading> readings;
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  while (elapsed() < kSeconds + itest::kPatience) {
+  double full_at = -1;  // when the window was full
+  for (;;) {
+    const double now = elapsed();
+    if (now >= kMaxSeconds || (now >= kSeconds && full_at >= 0 && now >= full_at + kAfterFull)) break;
     const long kib = rss_kib(record.pid());
     if (kib == 0) break;
     count_censuses();
-    readings.push_back({elapsed(), kib, censuses});
+    if (full_at < 0 && censuses >= kWindow + kWindow / 8) full_at = now;
+    readings.push_back({now, kib, censuses});
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  kill(record.pid(), SIGTERM);  // record ends cleanly on SIGTERM, with its closing suspects line
   const int st = record.wait_exit(itest::kPatience);
   REQUIRE(st != -1);
   REQUIRE(WIFEXITED(st));
@@ -157,12 +164,8 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   // fills the window (its columns of counts) is meant to grow until then. On a busy machine a
   // census takes longer than the interval and the window fills later than 26 s.
   const double end_t = readings.back().t;
-  double from_t = end_t / 3;
-  for (const auto& r : readings)
-    if (r.censuses >= kWindow + kWindow / 8) {
-      from_t = std::max(from_t, r.t);
-      break;
-    }
+  REQUIRE_MESSAGE(full_at >= 0, fmt::format("the suspects window was not full after {:.0f} s ({} censuses)", end_t, readings.back().censuses));
+  const double from_t = std::max(end_t / 3, full_at);
   double sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0;
   long peak = 0;
   for (const auto& r : readings) {
@@ -171,7 +174,7 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
     const double y = static_cast<double>(r.kib);
     sx += r.t, sy += y, sxx += r.t * r.t, sxy += r.t * y, n += 1;
   }
-  MESSAGE(fmt::format("{} censuses in {:.0f} s; the window was full at {:.1f} s", readings.back().censuses, end_t, from_t));
+  MESSAGE(fmt::format("{} censuses in {:.0f} s; the window was full at {:.1f} s", readings.back().censuses, end_t, full_at));
   REQUIRE(n >= 60);
   const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
   const double at = (sy - slope * sx) / n;  // the line at t = 0
@@ -185,7 +188,7 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   // The flood happened: the target made its names, and the live series summed all but
   // max_types of them as "other", which is never ranked.
   const auto made = std::stol(target.ask("made", itest::kPatience));
-  CHECK(made >= 2000L * 10 * static_cast<long>(kSeconds) / 3);  // a third of the rate at least (a busy machine)
+  CHECK(made >= 2000L * 10 * static_cast<long>(end_t) / 3);  // a third of the rate at least (a busy machine)
   const auto closing = last_line(out);
   REQUIRE(closing.at("event") == "suspects");
   CHECK(closing.at("max_types") == 1000);
