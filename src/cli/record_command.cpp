@@ -42,6 +42,7 @@ Status run_record(const RecordOptions& o) {
   // recording rather than after it.
   std::unique_ptr<FILE, int (*)(FILE*)> report_file(nullptr, &std::fclose);
   if (!o.report.empty()) {
+    if (!o.output.empty() && o.output != "-") OBJSPY_TRY(refuse_same_file(o.output, o.report));
     OBJSPY_ASSIGN(std::FILE* f, open_for_writing(o.report));
     report_file.reset(f);
   }

@@ -1,6 +1,9 @@
 // objspy report: a recording read once, line by line, into the HTML report.
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <istream>
 
 #include <ext/stdio_filebuf.h>
@@ -23,7 +26,15 @@ Status write_report(std::FILE* out, const std::string& path, const ReportData& d
   return {};
 }
 
+Status refuse_same_file(const std::string& input, const std::string& output) {
+  struct stat a {}, b {};
+  if (::stat(input.c_str(), &a) == 0 && ::stat(output.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    return make_error(Errc::io, fmt::format("refusing {}: it is the recording itself ({}), which writing the report would destroy", output, input));
+  return {};
+}
+
 Status run_report(const ReportOptions& o) {
+  OBJSPY_TRY(refuse_same_file(o.input, o.output));
   // The output is opened first: a name that cannot be written is said before any reading.
   OBJSPY_ASSIGN(std::FILE * out, open_for_writing(o.output));
   auto in_fd = open_input_file(o.input);

@@ -204,6 +204,11 @@ TEST_CASE("report: bad inputs and outputs get one line and exit 12") {
   CHECK(r.exit_code == 12);
   CHECK(r.err.find("symbolic link") != std::string::npos);
   CHECK(slurp(victim) == "precious");
+  // The recording itself is never the output.
+  r = itest::run(itest::objspy({"report", dir.path + "/good.ndjson", "-o", dir.path + "/good.ndjson"}));
+  CHECK(r.exit_code == 12);
+  CHECK(r.err.find("the recording itself") != std::string::npos);
+  CHECK(slurp(dir.path + "/good.ndjson").find("\"types\"") != std::string::npos);
   // And a recording with censuses but too few to rank still gives a page that says so.
   r = itest::run(itest::objspy({"report", dir.path + "/good.ndjson", "-o", out}));
   CHECK(r.exit_code == 0);

@@ -109,6 +109,8 @@ struct ReportOptions {
 // One self-contained HTML file: the recording's span, objects over time, the leak suspects
 // with their counts and fitted lines, census health (report_html.hpp).
 Status run_report(const ReportOptions& o);
+// An io error if `output` names the same file as `input` (report -o, record --report).
+Status refuse_same_file(const std::string& input, const std::string& output);
 // Writes the report to `out` (opened with open_for_writing) and closes it. Err: io.
 Status write_report(std::FILE* out, const std::string& path, const ReportData& data, const std::string& source);
 
