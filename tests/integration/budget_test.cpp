@@ -15,6 +15,9 @@
 namespace {
 
 constexpr double kDeadline = 10;            // README: the default --census-timeout
+// A census stopped at its deadline is still printed: its tables, its JSON, the exit. Measured
+// under AddressSanitizer on a loaded machine: 0.2-0.7 s after the deadline.
+constexpr double kAfterDeadline = 2;
 constexpr long kMaxRssKib = 64 * 1024;
 
 long own_rss_kib() {
@@ -30,7 +33,7 @@ long own_rss_kib() {
 void check_bounded(const itest::CommandResult& r, bool json) {
   INFO("exit " << r.exit_code << ", " << r.seconds << " s, peak RSS " << r.max_rss_kib << " KiB, stderr: " << r.err.substr(0, 2000));
   CHECK(r.exit_code == 8);
-  CHECK(r.seconds < kDeadline);
+  CHECK(r.seconds < kDeadline + kAfterDeadline);
   // ru_maxrss of a forked child counts the test's own pages at the fork: a bound from above.
   if (!itest::kSanitized) CHECK(r.max_rss_kib < kMaxRssKib);
   CHECK(r.err.find("objspy: error: the census of process") != std::string::npos);
@@ -76,7 +79,9 @@ TEST_CASE("a fake runtime with thousands of interpreters, shared lists and huge 
       CHECK(j["interpreters"].size() == 256);
       std::string limits = j["walk"]["limits"].dump();
       CHECK(limits.find("interpreters") != std::string::npos);
-      CHECK(limits.find("bytes") != std::string::npos);  // the names passed the bound on their bytes
+      // The names passed the bound on their bytes; a sanitized build on a busy machine can
+      // reach the deadline first (a release build walks this heap in about a second).
+      if (!itest::kSanitized || limits.find("deadline") == std::string::npos) CHECK(limits.find("bytes") != std::string::npos);
     }
   }
 }
