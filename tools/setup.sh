@@ -128,6 +128,15 @@ if [ ! -f "$report_dir/node_modules/.package-lock.json" ] || [ "$report_dir/pack
   (cd "$report_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 
+# The report tests drive Debian's Chromium with playwright-core (no browser download).
+if [ "$want_chroot" = 1 ]; then
+  check_dir=$here/tests/report
+  if [ ! -f "$check_dir/node_modules/.package-lock.json" ] || [ "$check_dir/package-lock.json" -nt "$check_dir/node_modules/.package-lock.json" ]; then
+    echo "setup: installing the report tests' browser driver (npm ci)" >&2
+    (cd "$check_dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+fi
+
 build=${OBJSPY_BUILD_DIR:-$here/build}
 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C "$build" >&2
