@@ -44,10 +44,13 @@ std::vector<std::string> render_top(const LiveSeries& series, const Census& c, c
   std::vector<std::string> lines;
   const auto& first = series.first();
   const auto total_change = static_cast<std::int64_t>(c.total) - static_cast<std::int64_t>(first.total);
-  lines.push_back(fit(fmt::format("objspy top: pid {}, Python {}{}, {} objects ({} since start), generations {}/{}/{}, census {:.1f} ms{}",
+  // The target's memory last: on a narrow terminal it is what is cut first.
+  const std::string memory =
+      c.memory ? fmt::format(", RSS {:.1f} MiB", static_cast<double>(c.memory->rss_bytes) / (1024.0 * 1024.0)) : std::string();
+  lines.push_back(fit(fmt::format("objspy top: pid {}, Python {}{}, {} objects ({} since start), generations {}/{}/{}, census {:.1f} ms{}{}",
                                   c.pid, c.python_version, c.debug_build ? " (debug)" : "", c.total, signed_or_blank(total_change),
                                   c.generations[0], c.generations[1], c.generations[2], c.duration_ms,
-                                  quality_mark(c)),
+                                  quality_mark(c), memory),
                       v.width));
   const std::string skipped = series.skipped() ? fmt::format(" ({} incomplete, not ranked)", series.skipped()) : "";
   // More types than --max-types: suspects are ranked among the ones kept (series.hpp).

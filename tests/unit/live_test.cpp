@@ -105,6 +105,10 @@ TEST_CASE("live series: an estimated census within tolerance is ranked, with its
   auto lines = render_top(s, ok, v);
   CHECK(lines[0].find(", coverage 99.9%") != std::string::npos);
   CHECK(lines[0].find("INCOMPLETE") == std::string::npos);
+  CHECK(lines[0].find("RSS") == std::string::npos);  // no memory read: none shown
+  ok.memory = ProcessMemory{15 * 1024 * 1024 + 512 * 1024, 0, 0, 0};
+  lines = render_top(s, ok, v);
+  CHECK(lines[0].find(", coverage 99.9%, RSS 15.5 MiB") != std::string::npos);
 }
 
 TEST_CASE("live series: change since the last sample and since the start, types that died out included") {
