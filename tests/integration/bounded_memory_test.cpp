@@ -183,7 +183,11 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
                       "({:+.1f}%), peak {} KiB, {} readings",
                       from_t, third, last, 100.0 * (last - third) / third, peak, readings.size()));
   REQUIRE(third > 0);
-  CHECK(last <= third * 1.10);
+  // glibc's heap settles over the first minute or two of censuses (measured here: 11.0 MiB at
+  // 30 s, 11.5 MiB from 90 s to 400 s; on a fresh clone 10.1 to 11.4 MiB between 30 and 90 s).
+  // A leak of anything kept per new name (20,000 a second) passes 2 MiB within the minute at
+  // two bytes a name; the old series took 1 GB in 30 s.
+  CHECK(last - third <= std::max(third * 0.10, 2048.0));
   if (!itest::kSanitized) CHECK(peak < 64 * 1024);  // before the bound: 1 GB after 30 s
   // The flood happened: the target made its names, and the live series summed all but
   // max_types of them as "other", which is never ranked.
