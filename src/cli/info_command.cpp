@@ -57,6 +57,9 @@ Status run_info(const InfoOptions& o) {
     j["objects"] = {{"total", c.total}, {"frozen", c.frozen}, {"generations", c.generations}, {"complete", c.walk.complete},
                     {"coverage", census.at("walk").at("coverage")}, {"method", c.walk.method}};
     j["interpreters"] = census.at("interpreters");
+    json fields = json::array();
+    for (const auto& f : describe_layout(t.layout)) fields.push_back({{"field", f.name}, {"offset", f.value}, {"source", f.source}});
+    j["layout_fields"] = fields;
     j["notes"] = sampler->notes();
     out = j.dump(2, ' ', true) + "\n";
   } else {
@@ -68,6 +71,8 @@ Status run_info(const InfoOptions& o) {
     out += fmt::format("binary       {}\n", escape_for_terminal(t.image.path));
     out += fmt::format("symbols      from {} ({})\n", symbols, escape_for_terminal(t.image.opened_from));
     out += fmt::format("layout       {}\n", t.layout.source);
+    if (o.fields)
+      for (const auto& f : describe_layout(t.layout)) out += fmt::format("  {:<42} {:>6}  {}\n", f.name, f.value, f.source);
     if (c.memory)
       out += fmt::format("memory       RSS {}, PSS {}, anonymous {}, swap {}\n", mib(c.memory->rss_bytes), mib(c.memory->pss_bytes),
                          mib(c.memory->anonymous_bytes), mib(c.memory->swap_bytes));

@@ -146,7 +146,8 @@ int run(int argc, char** argv) {
   cli::InfoOptions info;
   auto* in = app.add_subcommand("info", "What objspy knows of a Python process: interpreter, build, how it was read, memory, the collector of each interpreter");
   add_target_options(in, info.target)->required();
-  in->add_flag("--json", info.json, "JSON instead of text");
+  in->add_flag("--json", info.json, "JSON instead of text (with every layout field)");
+  in->add_flag("--fields", info.fields, "List every layout field objspy reads, its offset and where it came from (_Py_DebugOffsets or the built-in table)");
 
   cli::ReportOptions report;
   auto* rp = app.add_subcommand("report", "Write a self-contained HTML report of a recorded series: objects over time, leak suspects with their curves, census health");

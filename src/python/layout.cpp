@@ -198,6 +198,7 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
   if (d.pyobject_size != 16 || d.ob_type != l.ob_type)
     return make_error(Errc::corrupt_target, fmt::format("unexpected PyObject layout in _Py_DebugOffsets (size {}, ob_type {})", d.pyobject_size, d.ob_type));
   l.source = "_Py_DebugOffsets + built-in table";
+  l.from_debug_offsets = true;
   l.rt_interpreters_head = d.interpreters_head;
   l.rt_interpreters_main = d.interpreters_head + 8;  // not published; adjacent in 3.13-3.15
   l.interp_next = d.interp_next;
@@ -232,6 +233,7 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
   // the census goes on.
   if (d.gc_generation_stats_size && l.gc.stats_kind == GcStatsKind::ring_pointer) {
     l.gc.stats = d.gc_generation_stats;
+    l.gc_stats_from_debug_offsets = true;
     if (d.gc_generation_stats_size != l.gc.ring.size) {
       l.gc.stats_kind = GcStatsKind::unknown;
       l.gc.stats_note = fmt::format("the target's struct gc_stats is {} bytes; objspy reads the {}-byte layout of Python 3.{}",
@@ -239,6 +241,47 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
     }
   }
   return l;
+}
+
+std::vector<LayoutField> describe_layout(const Layout& l) {
+  // Which fields apply_debug_offsets takes from the target: keep the two in step.
+  const std::string table = "built-in table";
+  const std::string target = l.from_debug_offsets ? "_Py_DebugOffsets" : table;
+  const std::string checked = l.from_debug_offsets ? "built-in table, checked against _Py_DebugOffsets" : table;
+  std::vector<LayoutField> f;
+  auto add = [&](std::string name, std::uint64_t value, const std::string& source) { f.push_back({std::move(name), value, source}); };
+  add("_PyRuntimeState.interpreters.head", l.rt_interpreters_head, target);
+  add("_PyRuntimeState.interpreters.main", l.rt_interpreters_main, l.from_debug_offsets ? "interpreters.head + 8" : table);
+  if (l.rt_gc) add("_PyRuntimeState.gc", *l.rt_gc, table);
+  add("PyInterpreterState.next", l.interp_next, target);
+  add("PyInterpreterState.gc", l.interp_gc, target);
+  add("PyInterpreterState.sysdict", l.interp_sysdict, target);
+  add("sizeof(PyGC_Head)", l.gc_head_size, table);
+  add("PyObject.ob_type", l.ob_type, checked);
+  add("PyVarObject.ob_size", l.ob_size, checked);
+  add("PyTypeObject.tp_name", l.tp_name, target);
+  add("PyTypeObject.tp_flags", l.tp_flags, target);
+  add("PyTypeObject.tp_dict", l.tp_dict, table);
+  add("PyHeapTypeObject.ht_name", l.ht_name, table);
+  add("PyASCIIObject.length", l.str.length, target);
+  add("PyASCIIObject.state", l.str.state, target);
+  add("sizeof(PyASCIIObject)", l.str.ascii_size, target);
+  add("sizeof(PyCompactUnicodeObject)", l.str.compact_size, table);
+  add("PyDictObject.ma_keys", l.dict_keys, target);
+  add("PyDictObject.ma_values", l.dict_values, target);
+  add("PyListObject.ob_item", l.list.ob_item, target);
+  add("sizeof(struct _gc_runtime_state)", l.gc.size, checked);
+  for (std::size_t g = 0; g < l.gc.heads.size(); ++g) add(fmt::format("GC list head {}", g), l.gc.heads[g], table);
+  add("_gc_runtime_state.permanent_generation", l.gc.permanent, table);
+  if (l.gc.generation0) add("_gc_runtime_state.generation0", *l.gc.generation0, table);
+  add("_gc_runtime_state.collecting", l.gc.collecting, checked);
+  add("_gc_runtime_state.enabled", l.gc.enabled, table);
+  add("_gc_runtime_state.garbage", l.gc.garbage, table);
+  add("_gc_runtime_state.callbacks", l.gc.callbacks, table);
+  add("_gc_runtime_state.generation_stats", l.gc.stats,
+      l.gc_stats_from_debug_offsets ? "_Py_DebugOffsets" : table);
+  add("pymalloc pool size", l.pymalloc.pool_size, table);
+  return f;
 }
 
 }  // namespace objspy

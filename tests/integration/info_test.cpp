@@ -38,10 +38,20 @@ TEST_CASE("info: the interpreter, its build and how it was read, memory, objects
     CHECK(j.at("objects").at("total") == census.at("total_objects"));
     CHECK(j.at("objects").at("complete") == true);
     CHECK(j.at("interpreters") == census.at("interpreters"));
+    // Where each layout field came from: the target's own offsets exactly when it has them.
+    const bool published = census.at("python").at("layout_source").get<std::string>().find("_Py_DebugOffsets") != std::string::npos;
+    std::size_t from_target = 0;
+    REQUIRE(j.at("layout_fields").size() > 20);
+    for (const auto& f : j.at("layout_fields")) from_target += f.at("source") == "_Py_DebugOffsets";
+    CHECK((from_target > 0) == published);
+    CHECK(published == (std::stoi(py.expect_minor.substr(2)) >= 13));  // 3.13+ publish them
     auto text = itest::run(itest::objspy({"info", "--pid", pid}));
     CHECK(text.exit_code == 0);
     CHECK(text.out.find("python       " + census.at("python").at("version").get<std::string>()) != std::string::npos);
     CHECK(text.out.find("collector    gc: ") != std::string::npos);
+    auto listed = itest::run(itest::objspy({"info", "--pid", pid, "--fields"}));
+    CHECK(listed.exit_code == 0);
+    CHECK(listed.out.find("PyInterpreterState.gc") != std::string::npos);
   }
   auto none = itest::run(itest::objspy({"info", "--pid", "999999999"}));
   CHECK(none.exit_code != 0);

@@ -144,3 +144,28 @@ TEST_CASE("a list whose ob_size is not PyVarObject's is refused") {
   REQUIRE_FALSE(l.ok());
   CHECK(l.error().code == objspy::Errc::corrupt_target);
 }
+
+TEST_CASE("describe_layout names where each field came from: the table alone, or the target's _Py_DebugOffsets over it") {
+  auto source_of = [](const std::vector<objspy::LayoutField>& fields, const std::string& name) {
+    for (const auto& f : fields)
+      if (f.name == name) return f.source;
+    return std::string("(absent)");
+  };
+  const auto table = objspy::describe_layout(*objspy::builtin_layout(objspy::PyVersion{3, 12, 1}));
+  REQUIRE(table.size() > 20);
+  for (const auto& f : table) CHECK(f.source == "built-in table");
+  CHECK(source_of(table, "_PyRuntimeState.interpreters.head") == "built-in table");
+
+  auto d = objspy::parse_debug_offsets(block315(), 15);
+  REQUIRE(d.ok());
+  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 15, 2}), *d);
+  REQUIRE(l.ok());
+  const auto fields = objspy::describe_layout(*l);
+  CHECK(source_of(fields, "_PyRuntimeState.interpreters.head") == "_Py_DebugOffsets");
+  CHECK(source_of(fields, "PyListObject.ob_item") == "_Py_DebugOffsets");
+  CHECK(source_of(fields, "_gc_runtime_state.generation_stats") == "_Py_DebugOffsets");  // 3.15 publishes it
+  CHECK(source_of(fields, "GC list head 0") == "built-in table");
+  CHECK(source_of(fields, "_gc_runtime_state.collecting") == "built-in table, checked against _Py_DebugOffsets");
+  for (const auto& f : fields)
+    if (f.name == "PyListObject.ob_item") CHECK(f.value == l->list.ob_item);
+}

@@ -95,6 +95,7 @@ Status run_suspects(const std::string& file, std::size_t limit, bool json, std::
 struct InfoOptions {
   TargetOptions target;
   bool json = false;
+  bool fields = false;  // text: every layout field with its offset and where it came from
   NameForm names = NameForm::short_name;
 };
 // What objspy knows of a target: process, interpreter and how it was read, memory, collector.

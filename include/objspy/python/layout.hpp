@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "objspy/core/result.hpp"
 #include "objspy/python/debug_offsets.hpp"
@@ -102,6 +103,8 @@ struct PymallocLayout {
 struct Layout {
   PyVersion version;
   std::string source;  // where the offsets came from, for --verbose
+  bool from_debug_offsets = false;  // apply_debug_offsets overlaid the target's own offsets
+  bool gc_stats_from_debug_offsets = false;  // 3.15+: the statistics pointer's offset too
 
   // _PyRuntimeState
   std::uint64_t rt_interpreters_head = 0;
@@ -155,5 +158,15 @@ Result<Layout> builtin_layout(const PyVersion& v);
 // Overlay what the target publishes about itself (3.13+) on the built-in table, and check the
 // two agree where the table's knowledge (GC list heads) depends on them.
 Result<Layout> apply_debug_offsets(Layout base, const DebugOffsets& d);
+
+// One field of a layout as `objspy info` lists it: the C field (or size) as CPython names it,
+// its offset (or size) in bytes, and where objspy took it from.
+struct LayoutField {
+  std::string name;
+  std::uint64_t value = 0;
+  std::string source;  // "_Py_DebugOffsets", "built-in table", ...
+};
+// The fields a census reads, with their provenance.
+std::vector<LayoutField> describe_layout(const Layout& l);
 
 }  // namespace objspy
