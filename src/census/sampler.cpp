@@ -284,6 +284,16 @@ Result<std::unique_ptr<Sampler>> Sampler::attach(pid_t pid, SampleOptions opts) 
 }
 
 Result<Census> Sampler::sample() {
+  Result<Census> c = census_with_retries();
+  // Once, for the census given back, after any hold: the kernel walks the target's page tables
+  // for this, and it is no part of the census's duration. Unreadable (Linux before 4.14)
+  // leaves it out.
+  if (c.ok())
+    if (auto mem = read_process_memory(target_.pid); mem.ok()) c->memory = *mem;
+  return c;
+}
+
+Result<Census> Sampler::census_with_retries() {
   const pid_t pid = target_.pid;
   Result<Census> last = make_error(Errc::internal, "no census taken");
   std::optional<Census> best;  // the least uncertain census of the attempts
@@ -344,9 +354,6 @@ Result<Census> Sampler::sample() {
     c.bytes_read = impl_->live.bytes_read() - bytes0;
     c.walk.retried = attempt > 0;
     c.pause_ms = pause_ms;
-    // After the hold: the kernel walks the target's page tables for this, and it is no part of
-    // the census's duration. Unreadable (Linux before 4.14) leaves it out.
-    if (auto mem = read_process_memory(pid); mem.ok()) c.memory = *mem;
     if (accurate(c.walk, c.total, opts_.tolerance)) return last;
     auto worse = [](const Census& a, const Census& b) {  // a less trustworthy than b
       if (a.walk.torn != b.walk.torn) return a.walk.torn;

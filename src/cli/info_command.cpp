@@ -1,8 +1,6 @@
 // objspy info: what objspy knows of a target, in one place: the process, the interpreter and
 // how objspy read it (binary, symbols, layout), the target's memory, and every interpreter's
 // collector; the object count of one census, without the type table.
-#include <unistd.h>
-
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -16,12 +14,6 @@
 namespace objspy::cli {
 namespace {
 
-std::string exe_of(pid_t pid) {
-  char buf[4096];
-  const ssize_t n = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
-  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-}
-
 std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
 
 }  // namespace
@@ -33,7 +25,7 @@ Status run_info(const InfoOptions& o) {
   const auto& p = sampler->process();
   const pid_t pid = o.target.pid;
   const std::size_t threads = list_tasks(pid).size();
-  const std::string exe = exe_of(pid);
+  const std::string exe = executable_path(pid);
   const std::string symbols = image_source_name(t.image.source);
 
   std::string out;

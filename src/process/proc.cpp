@@ -240,6 +240,12 @@ Result<ProcessMemory> parse_smaps_rollup(std::string_view text) {
   return m;
 }
 
+std::string executable_path(pid_t pid) {
+  char buf[4096];
+  const ssize_t n = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
 Result<ProcessMemory> read_process_memory(pid_t pid) {
   OBJSPY_ASSIGN(std::string text, slurp(fmt::format("/proc/{}/smaps_rollup", pid), pid));
   return parse_smaps_rollup(text);

@@ -23,27 +23,7 @@
 
 namespace {
 
-// A temporary directory, removed however the test ends (a failed REQUIRE included).
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/objspy-itest-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
-// VmRSS of `pid` in KiB, 0 once it is gone.
-long rss_kib(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
 
 struct Measured {
   int exit_code = -1;  // 128+N for a signal, -1 when it did not end in time (then it is killed)
@@ -103,7 +83,7 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   itest::Target target(*py, "new_names.py");
   std::string err;
   REQUIRE_MESSAGE(target.ready_line(itest::kPatience, &err), err);
-  const TempDir tmp;
+  const itest::TempDir tmp;
   const std::string out = tmp.path + "/series.ndjson";
   // At least 90 s, and at least 60 s after the suspects window (256 samples, 26 s at 100 ms
   // on an idle machine; longer where a census takes more than the interval: a busy machine,
@@ -147,7 +127,7 @@ TEST_CASE("record against a target that makes 2,000 new type names every 100 ms:
   for (;;) {
     const double now = elapsed();
     if (now >= kMaxSeconds || (now >= kSeconds && full_at >= 0 && now >= full_at + kAfterFull)) break;
-    const long kib = rss_kib(record.pid());
+    const long kib = itest::status_kib(record.pid(), "VmRSS");
     if (kib == 0) break;
     count_censuses();
     if (full_at < 0 && censuses >= kWindow + kWindow / 8) full_at = now;
@@ -205,7 +185,7 @@ TEST_CASE("suspects reads a 20 MB recording of 100,000 distinct names in bounded
   // 1,000 censuses: 100 stable types, a steady Leak, and 100 names never seen before (150
   // characters each) per census. Before the bound, every row was as wide as all the names seen
   // so far: about 400 MB of counts for this file, and the whole file held at once.
-  const TempDir tmp;
+  const itest::TempDir tmp;
   const std::string& dir = tmp.path;
   const std::string file = dir + "/many_names.ndjson";
   {

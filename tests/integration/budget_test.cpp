@@ -20,13 +20,6 @@ constexpr double kDeadline = 10;            // README: the default --census-time
 constexpr double kAfterDeadline = 2;
 constexpr long kMaxRssKib = 64 * 1024;
 
-long own_rss_kib() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
 
 // One dump of a hostile target: within the deadline, under the memory bound, exit 8 with one
 // error line that says the census stopped early; the JSON (when asked for) flags it.
@@ -49,7 +42,7 @@ void check_bounded(const itest::CommandResult& r, bool json) {
 }  // namespace
 
 TEST_CASE("a fake runtime with thousands of interpreters, shared lists and huge names costs a bounded census") {
-  if (!itest::kSanitized) REQUIRE(own_rss_kib() < 32 * 1024);  // or the RSS bound below measures this process
+  if (!itest::kSanitized) REQUIRE(itest::status_kib(0, "VmRSS") < 32 * 1024);  // or the RSS bound below measures this process
   // 4096 interpreters, all "collecting"; 6 nodes in each, one chain every list shares; a
   // type of its own for every node with a ~5 KB name, and heap types sharing a 2^24-entry dict.
   itest::Target t({OBJSPY_HOSTILE_RUNTIME, "4096", "6"});
@@ -87,7 +80,7 @@ TEST_CASE("a fake runtime with thousands of interpreters, shared lists and huge 
 }
 
 TEST_CASE("a million fake types with 5 KB names: bounded time and memory, the rest lumped") {
-  if (!itest::kSanitized) REQUIRE(own_rss_kib() < 32 * 1024);
+  if (!itest::kSanitized) REQUIRE(itest::status_kib(0, "VmRSS") < 32 * 1024);
   // The first interpreter (built-in layout table) and the newest one (_Py_DebugOffsets): a
   // million-object target takes seconds to build, so not every interpreter.
   std::vector<const itest::Interpreter*> pythons{itest::plain_python()};

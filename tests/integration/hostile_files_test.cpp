@@ -23,14 +23,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // A private directory per test (mkdtemp: 0700, root's), removed after.
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/objspy-itest-files-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string path;
-};
+using itest::TempDir;
 
 std::string content(const std::string& p) {
   std::ifstream in(p, std::ios::binary);

@@ -15,17 +15,6 @@
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/objspy-report-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -83,7 +72,7 @@ TEST_CASE("record --report and report: the leak is the first suspect on every in
     itest::Target t(py, "leak_and_wave.py", {{"LEAK_RATE", "500"}});
     std::string err;
     REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
-    const TempDir dir;
+    const itest::TempDir dir;
     const std::string series = dir.path + "/series.ndjson", live = dir.path + "/live.html", offline = dir.path + "/offline.html";
     const std::string pid = std::to_string(t.pid());
     auto rec = itest::run(itest::objspy({"record", "--pid", pid, "--interval", "100ms", "--count", "12", "-q", "-o", series, "--report", live}));
@@ -154,7 +143,7 @@ TEST_CASE("record --report and report: the leak is the first suspect on every in
 }
 
 TEST_CASE("report: type names from a hostile recording are shown as text and run nothing") {
-  const TempDir dir;
+  const itest::TempDir dir;
   const std::string series = dir.path + "/hostile.ndjson", html = dir.path + "/hostile.html";
   const std::vector<std::string> names = {
       "</script><script>document.title='pwned'</script>",
@@ -195,7 +184,7 @@ TEST_CASE("report: type names from a hostile recording are shown as text and run
 }
 
 TEST_CASE("report: bad inputs and outputs get one line and exit 12") {
-  const TempDir dir;
+  const itest::TempDir dir;
   const std::string text = dir.path + "/notes.txt", events = dir.path + "/events.ndjson", out = dir.path + "/r.html";
   std::ofstream(text) << "not a recording\n";
   std::ofstream(events) << R"({"event":"target_exited","pid":1,"samples":0})" << "\n";

@@ -408,4 +408,23 @@ void print_summary() {
   std::fputs(s.c_str(), stderr);
 }
 
+long status_kib(pid_t pid, const std::string& field) {
+  std::ifstream in(pid ? "/proc/" + std::to_string(pid) + "/status" : std::string("/proc/self/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return 0;
+}
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/objspy-itest-XXXXXX";
+  const char* made = mkdtemp(tmpl);
+  path = made ? made : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
+}
+
 }  // namespace itest

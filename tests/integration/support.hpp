@@ -103,6 +103,19 @@ class Target {
   std::string err_seen_;           // all of stderr read so far
 };
 
+// A field of /proc/PID/status in KiB ("VmRSS", "VmSwap"; pid 0: this process), 0 when the
+// field or the process is gone.
+long status_kib(pid_t pid, const std::string& field);
+
+// A temporary directory, removed however the test ends (a failed REQUIRE included).
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string path;
+};
+
 std::string source_dir();
 std::string hex_decode(const std::string& hex);
 

@@ -60,6 +60,7 @@ class Sampler {
 
  private:
   Sampler() = default;
+  Result<Census> census_with_retries();  // sample() without the target's memory
   struct Impl;
   std::unique_ptr<Impl> impl_;
   PythonTarget target_;

@@ -27,6 +27,9 @@ struct ProcessInfo {
 Result<ProcessInfo> inspect_process(pid_t pid);
 Result<MemoryMap> read_memory_map(pid_t pid);
 
+// Where /proc/PID/exe points, as the kernel shows it ("" when it cannot be read).
+std::string executable_path(pid_t pid);
+
 // /proc/PID/smaps_rollup's totals. Err: as inspect_process, or io (no smaps_rollup: Linux
 // before 4.14, or a field missing).
 Result<ProcessMemory> read_process_memory(pid_t pid);
