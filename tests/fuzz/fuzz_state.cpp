@@ -34,6 +34,17 @@ bool acceptable(const json& j) {
     if (w.contains("torn") && !w["torn"].is_boolean()) return false;
     if (w.contains("uncertain") && !count_ok(w["uncertain"])) return false;
   }
+  if (j.contains("pause_ms") && !j["pause_ms"].is_null() && !(j["pause_ms"].is_number() && j["pause_ms"].get<double>() >= 0)) return false;
+  if (j.contains("python")) {
+    const json& p = j["python"];
+    if (!p.is_object()) return false;
+    if (p.contains("version") && !(p["version"].is_string() && p["version"].get<std::string>().size() <= 32)) return false;
+  }
+  if (j.contains("memory") && !j["memory"].is_null()) {
+    const json& m = j["memory"];
+    if (!m.is_object()) return false;
+    if (m.contains("rss_bytes") && !count_ok(m["rss_bytes"])) return false;
+  }
   std::map<std::string, std::uint64_t> sums;
   for (const json& t : j["types"]) {
     if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("count") || !count_ok(t["count"])) return false;
