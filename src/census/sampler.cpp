@@ -17,6 +17,7 @@
 #include "objspy/python/gc_scan.hpp"
 #include "objspy/python/gc_state.hpp"
 #include "objspy/python/gc_walk.hpp"
+#include "objspy/python/sizes.hpp"
 #include "objspy/python/type_names.hpp"
 
 namespace objspy {
@@ -104,7 +105,7 @@ Result<Hold> hold_for_census(pid_t pid, bool pause, int pause_timeout_ms, Memory
 // The lists followed node by node (the method of the first release; also what a census without
 // a memory map, or past the scan's memory budget, uses). One bound on nodes for all lists.
 Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const Layout& layout, const Interpreters& interps,
-                     TypeValidator& validator, TypeCounter& counts, TypeCounter& frozen, CensusBudget& budget) {
+                     TypeValidator& validator, TypeCounter& counts, TypeCounter& frozen, CensusBudget& budget, SizeMeter* meter) {
   HeadSet heads;
   for (const auto& s : interps.gc_states) {
     for (RemoteAddr h : s.heads) heads.add(h);
@@ -126,7 +127,7 @@ Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const L
         continue;
       }
       RemoteAddr head = gen < 3 ? s.heads[gen] : s.permanent;
-      WalkContext ctx{mem, map, layout, validator, heads, budget, max_steps};
+      WalkContext ctx{mem, map, layout, validator, heads, budget, max_steps, meter, gen == 3};
       std::uint64_t before = (gen < 3 ? counts : frozen).total();
       OBJSPY_ASSIGN(ListResult r, walk_gc_list(ctx, head, gen < 3 ? counts : frozen));
       std::uint64_t added = (gen < 3 ? counts : frozen).total() - before;
@@ -154,7 +155,7 @@ Status count_by_walk(Census& c, MemoryReader& mem, const MemoryMap* map, const L
 }  // namespace
 
 Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
-                           bool target_held, CensusMethod method, CensusBudget* budget_in) {
+                           bool target_held, CensusMethod method, CensusBudget* budget_in, bool measure_bytes) {
   CensusBudget local;
   CensusBudget& budget = budget_in ? *budget_in : local;
   const CensusLimits& lim = budget.limits();
@@ -192,9 +193,16 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   // Bounded tables: a hostile target's million types cost the first max_types of them.
   TypeValidator validator(mem, map, layout, lim.max_types + 4096);
   TypeCounter counts(lim.max_types), frozen(lim.max_types);
+  // Sizes (sys.getsizeof) measured with the count: the scan reads the words they need with
+  // each header; a walk that replaces a scan starts over with a fresh meter.
+  std::optional<SizeMeter> meter;
+  SizeLimits size_limits;
+  size_limits.max_types = lim.max_types;
+  if (measure_bytes) meter.emplace(mem, layout, size_limits, &fresh);
   bool walked = method == CensusMethod::walk || !map;
   if (!walked) {
-    OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator, {}, &mem != &fresh ? &mem : nullptr, &budget));
+    OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator, {}, &mem != &fresh ? &mem : nullptr, &budget,
+                                                meter ? &*meter : nullptr));
     if (sc.over_budget && !sc.stopped && !budget.deadline_passed()) {
       c.walk.warnings.push_back("the heap is larger than the scan's memory budget: the lists were followed instead");
       walked = true;
@@ -213,7 +221,18 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
       c.walk.objects_reached = counts.total() + frozen.total();
     }
   }
-  if (walked) OBJSPY_TRY(count_by_walk(c, mem, map, layout, interps, validator, counts, frozen, budget));
+  if (walked) {
+    if (meter) meter.emplace(mem, layout, size_limits, &fresh);
+    OBJSPY_TRY(count_by_walk(c, mem, map, layout, interps, validator, counts, frozen, budget, meter ? &*meter : nullptr));
+  }
+  if (meter) {
+    OBJSPY_TRY(meter->finish(counts, frozen, &budget));
+    c.measured_bytes = true;
+    c.bytes_unmeasured = meter->unmeasured();
+    if (c.bytes_unmeasured)
+      c.walk.warnings.push_back(fmt::format("{} objects did not read as live objects when sized (freed during the census?): counted at their types' fixed size",
+                                            c.bytes_unmeasured));
+  }
   for (auto& is : c.interpreters) {
     is.objects = is.generations[0] + is.generations[1] + is.generations[2];
     for (std::size_t g = 0; g < 3; ++g) c.generations[g] += is.generations[g];
@@ -222,7 +241,8 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   c.frozen = frozen.total();
 
   ObjectReader objs(mem, layout);
-  OBJSPY_TRY(name_types(c, counts, frozen, objs, budget));
+  OBJSPY_TRY(name_types(c, counts, frozen, objs, budget, meter ? &*meter : nullptr));
+  for (const TypeStat& t : c.types) c.bytes += t.bytes;
   // The types gc.garbage holds, named under the same budget.
   TypeNamer namer(objs, &budget);
   for (std::size_t k = 0; k < c.interpreters.size() && k < collectors.size(); ++k) {
@@ -329,10 +349,11 @@ Result<Census> Sampler::census_with_retries() {
       }
     }
     if (from_copy) {
-      last = take_census(*copy, *copy, &held.map, target_.layout, target_.image.runtime, true, opts_.method, &budget);
+      last = take_census(*copy, *copy, &held.map, target_.layout, target_.image.runtime, true, opts_.method, &budget, opts_.measure_bytes);
     } else {
       CachedReader cache(impl_->live, &held.map, opts_.cache_budget, opts_.cache_chunk);
-      last = take_census(cache, impl_->live, &held.map, target_.layout, target_.image.runtime, held.pause != nullptr, opts_.method, &budget);
+      last = take_census(cache, impl_->live, &held.map, target_.layout, target_.image.runtime, held.pause != nullptr, opts_.method, &budget,
+                         opts_.measure_bytes);
     }
     double pause_ms = -1;
     if (held.pause) {

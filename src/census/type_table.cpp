@@ -26,7 +26,8 @@ std::uint64_t name_key(const std::string& name, const std::string& qualified) {
 
 }  // namespace
 
-Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen, ObjectReader& objs, CensusBudget& budget) {
+Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen, ObjectReader& objs, CensusBudget& budget,
+                  const SizeMeter* meter) {
   const CensusLimits& lim = budget.limits();
   TypeNamer namer(objs, &budget);
   FlatMap entry_of;  // type address -> index in c.types, or kLumped
@@ -84,12 +85,19 @@ Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen,
     return c.types[*other];
   };
 
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> hot, cold;
-  live.for_each([&](std::uint64_t t, std::uint64_t n) { hot.emplace_back(t, n); });
+  struct Hot {
+    std::uint64_t type, count, bytes;
+  };
+  std::vector<Hot> hot;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> cold;
+  live.for_each_bytes([&](std::uint64_t t, std::uint64_t n, std::uint64_t b) { hot.push_back({t, n, b}); });
   frozen.for_each([&](std::uint64_t t, std::uint64_t n) { cold.emplace_back(t, n); });
-  for (auto [t, n] : hot) {
-    OBJSPY_ASSIGN(std::uint32_t e, place(t));
-    (e == kLumped ? lumped() : c.types[e]).count += n;
+  for (const Hot& h : hot) {
+    OBJSPY_ASSIGN(std::uint32_t e, place(h.type));
+    TypeStat& ts = e == kLumped ? lumped() : c.types[e];
+    ts.count += h.count;
+    ts.bytes += h.bytes;
+    if (meter && meter->estimated(h.type)) ts.bytes_estimated = true;
   }
   for (auto [t, n] : cold) {
     OBJSPY_ASSIGN(std::uint32_t e, place(t));
@@ -99,6 +107,7 @@ Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen,
     budget.hit(CensusBudget::Kind::types, fmt::format("more than {} distinct types: the objects of the rest are counted as \"{}\"",
                                                       lim.max_types, kOtherTypes));
     lumped().count += live.other();
+    lumped().bytes += live.other_bytes();
     lumped().frozen += frozen.other();
   }
   if (unreadable > kNameWarnings)

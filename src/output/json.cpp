@@ -74,12 +74,20 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
     interps.push_back(
         {{"index", i.index}, {"objects", i.objects}, {"generations", i.generations}, {"frozen", i.frozen}, {"gc", collector_to_json(i, o.names)}});
   j["interpreters"] = interps;
-  auto rows = most_common(c, o.names, 0);
+  auto rows = most_common(c, o.names, 0, o.sort);
   j["types_total"] = rows.size();
   if (o.limit && rows.size() > o.limit) rows.resize(o.limit);
   json types = json::array();
-  for (const auto& r : rows) types.push_back({{"name", sanitize_utf8(r.name)}, {"count", r.count}});
+  for (const auto& r : rows) {
+    json t = {{"name", sanitize_utf8(r.name)}, {"count", r.count}};
+    if (c.measured_bytes) t["bytes"] = r.bytes;
+    if (r.bytes_estimated) t["bytes_estimated"] = true;
+    types.push_back(std::move(t));
+  }
   j["types"] = types;
+  // sum(sys.getsizeof(o)) over gc.get_objects(); null when --no-bytes.
+  j["total_bytes"] = c.measured_bytes ? json(c.bytes) : json(nullptr);
+  j["bytes_unmeasured"] = c.bytes_unmeasured;
   json warnings = json::array();
   for (const auto& w : c.walk.warnings) warnings.push_back(sanitize_utf8(w));
   json limits = json::array();

@@ -56,7 +56,8 @@ class Census {
     n_states_ = interps.gc_states.size();
   }
 
-  Status run(TypeValidator& types) {
+  Status run(TypeValidator& types, SizeMeter* meter) {
+    meter_ = meter;
     OBJSPY_TRY(read_sentinels());
     Leads unknown;
     confirm_all(&unknown);
@@ -197,7 +198,7 @@ class Census {
 
   std::size_t add_node(std::uint64_t a, const Header& h) {
     c_.push(a, h.w[0] & kMask, h.w[1] & kMask, h.w[3]);
-    flags_.push_back(kTouched);
+    flags_.push_back(kTouched | kNoBody);
     return c_.size() - 1;
   }
 
@@ -303,11 +304,12 @@ class Census {
       dir_->mark_dead();
     }
     HeadCandidates fresh;
+    fresh.with_body = c_.with_body;
     PoolHeader h;
     if (parse_pool_header(bytes, base, l_.pymalloc, &h)) scan_one_pool(bytes, base, h, l_, map_, dir_->sentinels(), fresh);
     ScannedPool np{base, h.block_size, static_cast<std::uint32_t>(c_.size()), static_cast<std::uint32_t>(fresh.size()), h.used_blocks};
     for (std::size_t k = 0; k < fresh.size(); ++k) {
-      c_.push(fresh.addr[k], fresh.next[k], fresh.prev[k], fresh.type[k]);
+      c_.push(fresh.addr[k], fresh.next[k], fresh.prev[k], fresh.type[k], c_.with_body ? &fresh.body[3 * k] : nullptr);
       flags_.push_back(kTouched);
     }
     if (p != kNone) {
@@ -424,10 +426,15 @@ class Census {
       if (f & kDead) continue;
       if (!(f & (kIn | kOut))) { ++out_.rejected; continue; }
       const std::uint64_t t = c_.type[i];
+      // 0: not a type; 1: a type whose objects all have one size; 2: sized one by one.
       std::uint32_t v = t ? valid.find(t) : 0;
       if (v == kNone) {
         OBJSPY_ASSIGN(bool ok, types.valid(RemoteAddr(t)));
         v = ok ? 1 : 0;
+        if (ok && meter_) {
+          OBJSPY_ASSIGN(const TypeSizing* sz, meter_->sizing(t));
+          if (sz->per_object()) v = 2;
+        }
         if (valid.size() < max_types) valid.put(t, v);
       }
       if (!v) {
@@ -441,8 +448,19 @@ class Census {
       int list = 2;
       if (list_of_[i] != 0xFFFF) { state = sent_[list_of_[i]].state; list = sent_[list_of_[i]].list; }
       auto& ps = out_.per_state[state];
-      if (list == 3) { out_.frozen.add(t); ++ps.frozen; }
-      else { out_.live.add(t); ++ps.generations[static_cast<std::size_t>(list)]; }
+      TypeCounter& into = list == 3 ? out_.frozen : out_.live;
+      into.add(t);
+      if (list == 3) ++ps.frozen;
+      else ++ps.generations[static_cast<std::size_t>(list)];
+      if (v == 2) {
+        const BodyWords* w = nullptr;
+        BodyWords words;
+        if (c_.with_body && !(f & kNoBody)) {
+          words = {c_.body[3 * i], c_.body[3 * i + 1], c_.body[3 * i + 2]};
+          w = &words;
+        }
+        OBJSPY_TRY(meter_->object(c_.addr[i] + l_.gc_head_size, t, w, into, list == 3));
+      }
     }
     // A list whose first or last node does not link back to its head was not reconciled.
     for (const Sentinel& st : sent_) {
@@ -477,13 +495,14 @@ class Census {
   std::optional<NodeDirectory> dir_;  // made once flags_ is
   TypeCounter ext_types_{budget_.limits().max_types};  // distinct type words outside pools
   std::size_t refresh_reads_ = 0;
+  SizeMeter* meter_ = nullptr;
 };
 
 }  // namespace
 
 Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
                                   const Interpreters& interps, TypeValidator& types, const ScanLimits& lim_in, MemoryReader* near,
-                                  CensusBudget* budget_in) {
+                                  CensusBudget* budget_in, SizeMeter* meter) {
   CensusBudget local;
   CensusBudget& budget = budget_in ? *budget_in : local;
   ScanLimits lim = lim_in;
@@ -498,6 +517,7 @@ Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const
   }
   std::sort(sentinels.begin(), sentinels.end());
   HeadCandidates cand;
+  cand.with_body = meter != nullptr;
   OBJSPY_ASSIGN(out.pools, scan_pools(bulk, map, l, lim.pools, sentinels, cand));
   // Past the deadline the pools read so far are still counted (a partial census, flagged).
   if (out.pools.timed_out) {
@@ -511,7 +531,7 @@ Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const
   }
   const std::size_t candidates = cand.size();
   Census census(fresh, near, map, l, interps, cand, lim, budget, out);
-  OBJSPY_TRY(census.run(types));
+  OBJSPY_TRY(census.run(types, meter));
   if (std::getenv("OBJSPY_DEBUG_SCAN"))
     std::fprintf(stderr, "scan: %zu regions, %zu pools probed, %zu used, %zu blocks, %zu MiB; %zu candidates, %zu external, %zu rejected, %zu uncertain, %zu recovered\n",
                  (size_t)out.pools.regions, (size_t)out.pools.pools_probed, (size_t)out.pools.pools_used, (size_t)out.pools.blocks,

@@ -1,5 +1,7 @@
 #include "objspy/python/gc_walk.hpp"
 
+#include "objspy/python/sizes.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -41,6 +43,7 @@ void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
     if (used_ >= max_types_) {
       other_ += n;
       total_ += n;
+      last_ = nullptr;
       return;
     }
     if ((used_ + 1) * 2 > slots_.size()) {
@@ -53,6 +56,29 @@ void TypeCounter::add(std::uint64_t type, std::uint64_t n) {
   e->count += n;
   total_ += n;
   last_ = e;
+}
+
+const TypeCounter::Entry* TypeCounter::find(std::uint64_t type) const {
+  std::size_t mask = slots_.size() - 1;
+  std::size_t i = static_cast<std::size_t>((type >> 4) * 0x9E3779B97F4A7C15ULL >> 20) & mask;
+  while (slots_[i].type && slots_[i].type != type) i = (i + 1) & mask;
+  return slots_[i].type ? &slots_[i] : nullptr;
+}
+
+void TypeCounter::set_tag(std::uint64_t type, std::uint8_t tag) {
+  Entry* e = probe(type);
+  if (e->type) e->tag = tag;
+}
+
+void TypeCounter::add_bytes(std::uint64_t type, std::uint64_t bytes) {
+  Entry* e = (last_ && last_->type == type) ? last_ : probe(type);
+  if (e->type) e->bytes += bytes;
+  else other_bytes_ += bytes;
+}
+
+std::uint64_t TypeCounter::bytes_of(std::uint64_t type) const {
+  const Entry* e = find(type);
+  return e ? e->bytes : 0;
 }
 
 Result<bool> TypeValidator::valid(RemoteAddr type) {
@@ -135,6 +161,16 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
       OBJSPY_ASSIGN(bool type_ok, ctx.types.valid(RemoteAddr(type)));
       if (!type_ok) return stop(fmt::format("object {:#x} has no valid type after {} objects", g + obj_off, r.objects));
       counts.add(type);
+    }
+    if (ctx.meter) {
+      // Tag 1: all objects of the type have one size (counted per type later); 2: sized one by one.
+      std::uint8_t tag = counts.last_tag();
+      if (!tag) {
+        OBJSPY_ASSIGN(const TypeSizing* sz, ctx.meter->sizing(type));
+        tag = sz->per_object() ? 2 : 1;
+        counts.set_tag(type, tag);
+      }
+      if (tag == 2) OBJSPY_TRY(ctx.meter->object(g + obj_off, type, nullptr, counts, ctx.frozen_list));
     }
     ++r.objects;
     prev = g;

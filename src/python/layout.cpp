@@ -185,6 +185,42 @@ Result<Layout> builtin_layout(const PyVersion& v) {
     default:
       break;
   }
+  // sys.getsizeof: docs/getsizeof.md, each figure from DWARF of the builds listed at the top.
+  SizeofLayout& z = l.sizes;
+  z.preheader_flags = v.minor < 11 ? 0 : v.minor == 11 ? (1u << 4) : (1u << 3) | (1u << 4);
+  if (v.minor < 11) { z.keys_size = 40; z.keys_usable = 24; }
+  if (v.minor >= 14) z.tuple_items = 32;
+  static constexpr std::uint64_t kHeapTypeSize[] = {880, 880, 888, 904, 920, 928, 936, 944};
+  static constexpr std::uint64_t kCachedKeys[] = {872, 864, 872, 872, 880, 880, 880, 888};
+  z.heap_type_size = kHeapTypeSize[v.minor - 8];
+  z.ht_cached_keys = kCachedKeys[v.minor - 8];
+  if (v.minor < 11) {
+    z.frame_code = 32;
+    z.frame_base = v.minor < 10 ? 368 : 360;
+  } else {
+    z.frame_code = 24;  // f_frame
+    z.iframe_code = v.minor == 11 ? 32 : 0;
+    // offsetof(PyFrameObject, _f_frame_data) + offsetof(_PyInterpreterFrame, localsplus)
+    static constexpr std::uint64_t kFrameBase[] = {120, 120, 136, 152, 152};
+    z.frame_base = kFrameBase[v.minor - 11];
+    z.gen_sizeof = true;
+    // offsetof(PyGenObject, gi_iframe) + offsetof(_PyInterpreterFrame, localsplus)
+    z.gen_base = v.minor == 11 ? 152 : v.minor < 14 ? 144 : 152;
+    z.gen_code = v.minor == 11 ? 16 : 72;  // gi_code; gi_iframe.f_code / f_executable
+    if (v.minor == 11) {
+      z.co_stacksize = 68;
+      z.co_nlocalsplus = 76;
+    } else {
+      z.co_framesize = 76;
+      z.frame_specials = v.minor < 14 ? 9 : 10;  // (sizeof(_PyInterpreterFrame) - 1) / 8
+    }
+  }
+  z.unicode_size = pre312 ? 80 : 64;
+  z.utf8_length = pre312 ? 48 : 40;
+  z.utf8 = pre312 ? 56 : 48;
+  z.data_any = pre312 ? 72 : 56;
+  if (pre312) { z.wstr = 40; z.wstr_length = 64; }
+  z.bytearray_backed = v.minor >= 15;
   // interpreters.main follows interpreters.head in every version 3.8-3.15.
   l.rt_interpreters_main = l.rt_interpreters_head + 8;
   return l;

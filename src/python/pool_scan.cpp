@@ -93,7 +93,15 @@ void scan_pool(const std::byte* p, std::uint64_t base, const PoolHeader& h, cons
       const std::byte* w = p + boff + o;
       std::uint64_t n = load64(w) & ~std::uint64_t{3}, pr = load64(w + 8) & ~std::uint64_t{3};
       std::uint64_t rc = load64(w + 16), t = load64(w + 24);
-      if (cls.plausible(n, pr, rc, t)) out.push(base + boff + o, n, pr, t);
+      if (!cls.plausible(n, pr, rc, t)) continue;
+      // The object starts after PyGC_Head (16): its words at +16, +32, +40, when in the pool.
+      std::uint64_t body[3] = {0, 0, 0};
+      if (out.with_body && boff + o + 64 <= pm.pool_size) {
+        body[0] = load64(w + 32);
+        body[1] = load64(w + 48);
+        body[2] = load64(w + 56);
+      }
+      out.push(base + boff + o, n, pr, t, body);
     }
   }
   sp.count = static_cast<std::uint32_t>(out.size() - sp.first);
@@ -182,6 +190,7 @@ Result<PoolScanStats> scan_pools(MemoryReader& mem, const MemoryMap& map, const 
   {
     std::size_t guess = std::min<std::size_t>(lim.max_candidates + 1, used.size() * (pm.pool_size / 48));
     for (auto* v : {&out.addr, &out.next, &out.prev, &out.type}) v->reserve(v->size() + guess);
+    if (out.with_body) out.body.reserve(out.body.size() + 3 * guess);
     out.pools.reserve(out.pools.size() + used.size());
   }
 

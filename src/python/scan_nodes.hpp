@@ -15,7 +15,8 @@ inline constexpr std::uint64_t kMask = ~std::uint64_t{3};  // low bits of both l
 inline constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
 
 // Per-node flags.
-enum : std::uint8_t { kDead = 1, kIn = 2, kOut = 4, kTouched = 8 };
+// kNoBody: read outside a pool (its header only): a size that needs its words reads them later.
+enum : std::uint8_t { kDead = 1, kIn = 2, kOut = 4, kTouched = 8, kNoBody = 16 };
 using Bytes = std::vector<std::uint8_t, HugeAllocator<std::uint8_t>>;
 
 // Link targets: a node index (>= 0) or one of these.

@@ -16,6 +16,11 @@ struct TypeStat {
   std::string qualified;   // module + "." + name, or name
   std::uint64_t count = 0; // in the lists gc.get_objects() returns
   std::uint64_t frozen = 0;// in the permanent generation (gc.freeze())
+  // sum(sys.getsizeof(o)) over the `count` objects (python/sizes.hpp), when the census measured it.
+  std::uint64_t bytes = 0;
+  // Some objects of this name have a __sizeof__ objspy cannot run (Python code, an unknown
+  // extension): object.__sizeof__ stands in for it.
+  bool bytes_estimated = false;
   bool truncated = false;
 };
 
@@ -113,6 +118,10 @@ struct Census {
   double pause_ms = -1;         // --pause: how long the target was held (-1: not paused)
   std::optional<ProcessMemory> memory;  // read right after the census; none if it could not be
 
+  // Whether the census measured bytes (sys.getsizeof per object; --no-bytes turns it off).
+  bool measured_bytes = false;
+  std::uint64_t bytes = 0;             // sum of TypeStat::bytes
+  std::uint64_t bytes_unmeasured = 0;  // objects counted at their fixed size: not readable as live
   std::uint64_t total = 0;      // objects gc.get_objects() would return, all interpreters
   std::uint64_t frozen = 0;
   std::array<std::uint64_t, 3> generations{};
@@ -126,10 +135,15 @@ enum class NameForm { short_name, qualified };
 struct NamedCount {
   std::string name;
   std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  bool bytes_estimated = false;
 };
 
-// Counts summed by name (two type objects may share a name), sorted by count descending,
-// then name. `limit` 0 means all. Types with no object in the lists are left out.
-std::vector<NamedCount> most_common(const Census& c, NameForm form, std::size_t limit = 0);
+enum class SortBy { count, bytes };
+
+// Counts (and bytes) summed by name (two type objects may share a name), sorted by count (or
+// bytes) descending, then the other, then name. `limit` 0 means all. Types with no object in
+// the lists are left out.
+std::vector<NamedCount> most_common(const Census& c, NameForm form, std::size_t limit = 0, SortBy by = SortBy::count);
 
 }  // namespace objspy

@@ -35,6 +35,7 @@ struct SampleOptions {
   // What one census may spend (deadline: --census-timeout); a census that runs out of any of
   // it is incomplete, with the reason, and is not retried.
   CensusLimits limits;
+  bool measure_bytes = true;  // --no-bytes: counts only (less memory and time; README: Bytes)
 };
 
 // The census of a target whose layout is known. `mem` is what the walk reads (usually a
@@ -43,9 +44,11 @@ struct SampleOptions {
 // progress cannot finish and is reported without waiting for it.
 // `budget` (optional; default limits from now) bounds what the census spends; each limit it
 // runs out of is listed in walk.limits and makes the census incomplete and torn.
+// `measure_bytes`: size every object as sys.getsizeof does (python/sizes.hpp).
 // Err only when no census can be given at all.
 Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryMap* map, const Layout& layout, RemoteAddr runtime,
-                           bool target_held = false, CensusMethod method = CensusMethod::scan, CensusBudget* budget = nullptr);
+                           bool target_held = false, CensusMethod method = CensusMethod::scan, CensusBudget* budget = nullptr,
+                           bool measure_bytes = true);
 
 class Sampler {
  public:

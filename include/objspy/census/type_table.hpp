@@ -7,12 +7,15 @@
 #include "objspy/python/budget.hpp"
 #include "objspy/python/gc_walk.hpp"
 #include "objspy/python/objects.hpp"
+#include "objspy/python/sizes.hpp"
 
 namespace objspy {
 
 // Fill c.types (and name warnings) from the counts of objects in the lists (`live`) and in
 // the permanent generation (`frozen`). Limits that run out are recorded in `budget`.
 // Err only for conditions that end the census (target exited, permission).
-Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen, ObjectReader& objs, CensusBudget& budget);
+// `meter` (optional): the sizes were measured; which types' sizes are estimates.
+Status name_types(Census& c, const TypeCounter& live, const TypeCounter& frozen, ObjectReader& objs, CensusBudget& budget,
+                  const SizeMeter* meter = nullptr);
 
 }  // namespace objspy

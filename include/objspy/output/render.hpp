@@ -17,6 +17,7 @@ constexpr std::size_t kNameColumns = 60;
 struct RenderOptions {
   NameForm names = NameForm::short_name;
   std::size_t limit = 10;  // 0: all types
+  SortBy sort = SortBy::count;  // --sort
 };
 
 // objgraph.show_most_common_types(): "%-*s %i" rows, names padded to the widest shown (names

@@ -22,6 +22,7 @@
 #include "objspy/python/gc_walk.hpp"
 #include "objspy/python/layout.hpp"
 #include "objspy/python/pool_scan.hpp"
+#include "objspy/python/sizes.hpp"
 
 namespace objspy {
 
@@ -53,9 +54,10 @@ struct ScanCounts {
 // objects outside pools (the same reader when the copy is all there is); `near` (optional, a
 // cache in front of the target) answers chains of objects outside pools one at a time, where
 // the next one is usually next to the last (consecutive large allocations). `budget`
-// (optional) gives the deadline and the bound on distinct types counted.
+// (optional) gives the deadline and the bound on distinct types counted. `meter` (optional)
+// sizes every object counted (sys.getsizeof); the caller finishes it.
 Result<ScanCounts> census_by_scan(MemoryReader& bulk, MemoryReader& fresh, const MemoryMap& map, const Layout& l,
                                   const Interpreters& interps, TypeValidator& types, const ScanLimits& lim = {},
-                                  MemoryReader* near = nullptr, CensusBudget* budget = nullptr);
+                                  MemoryReader* near = nullptr, CensusBudget* budget = nullptr, SizeMeter* meter = nullptr);
 
 }  // namespace objspy

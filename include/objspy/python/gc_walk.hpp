@@ -23,25 +23,46 @@ class TypeCounter {
   void add(std::uint64_t type, std::uint64_t n = 1);
   // Count one more for a type already present; false if the type is not in the table yet.
   bool bump(std::uint64_t type);
+  // The tag of the type bump() or add() last counted (set_tag): what a census keeps per type
+  // for its hot loop (whether its objects are sized one by one).
+  std::uint8_t last_tag() const { return last_ ? last_->tag : 0; }
+  void set_tag(std::uint64_t type, std::uint8_t tag);
+  // Bytes (sys.getsizeof) of objects of a type: added per object or per type. A type not in
+  // the table (past max_types) adds to other_bytes().
+  void add_bytes(std::uint64_t type, std::uint64_t bytes);
   template <class F>
   void for_each(F&& f) const {
     for (const auto& e : slots_)
       if (e.type) f(e.type, e.count);
   }
+  template <class F>
+  void for_each_bytes(F&& f) const {
+    for (const auto& e : slots_)
+      if (e.type) f(e.type, e.count, e.bytes);
+  }
+  std::uint64_t bytes_of(std::uint64_t type) const;
   std::uint64_t total() const { return total_; }
   std::uint64_t other() const { return other_; }  // objects of types past max_types
+  std::uint64_t other_bytes() const { return other_bytes_; }
   std::size_t size() const { return used_; }
   bool full() const { return used_ >= max_types_; }
 
  private:
-  struct Entry { std::uint64_t type = 0; std::uint64_t count = 0; };
+  struct Entry {
+    std::uint64_t type = 0;
+    std::uint64_t count = 0;
+    std::uint64_t bytes = 0;
+    std::uint8_t tag = 0;
+  };
   Entry* probe(std::uint64_t type);  // the type's slot, or the empty slot where it would go
+  const Entry* find(std::uint64_t type) const;
   void grow();
   std::vector<Entry> slots_;
   std::size_t used_ = 0;
   std::size_t max_types_;
   std::uint64_t total_ = 0;
   std::uint64_t other_ = 0;
+  std::uint64_t other_bytes_ = 0;
   Entry* last_ = nullptr;  // consecutive objects often share a type
 };
 
@@ -89,6 +110,8 @@ struct WalkContext {
   const HeadSet& known_heads;  // every sentinel: reaching another one means a splice
   CensusBudget& budget;        // steps over all lists (limits().max_steps, resolved), deadline
   std::uint64_t max_steps;     // hard bound on nodes over all lists of the census
+  class SizeMeter* meter = nullptr;  // sizes the objects counted (sys.getsizeof), if set
+  bool frozen_list = false;          // the list walked is the permanent generation
 };
 
 // Walk the list at sentinel `head`, adding each object's type to `counts`. A list cut short

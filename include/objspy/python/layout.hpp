@@ -100,6 +100,52 @@ struct PymallocLayout {
   std::uint32_t size_classes = 32;       // SMALL_REQUEST_THRESHOLD 512 / ALIGNMENT
 };
 
+// What sys.getsizeof(o) reads, by version (docs/getsizeof.md: every formula with its C source,
+// offsets from DWARF, checked against sys.getsizeof on 3.8.18-3.13.0 and sid's 3.13-3.15).
+// Offsets are from the object's start (after PyGC_Head).
+struct SizeofLayout {
+  std::uint64_t tp_basicsize = 32, tp_itemsize = 40, tp_mro = 344;  // PyTypeObject, 3.8-3.15
+  std::uint64_t tuple_items = 24;  // PyTupleObject.ob_item: 32 from 3.14 (ob_hash cached before it)
+  // Flags whose types get two words before PyGC_Head, which getsizeof adds: 3.11 managed
+  // dict (1<<4); 3.12+ managed dict or managed weakref (1<<3 | 1<<4); none before 3.11.
+  std::uint64_t preheader_flags = 0;
+  std::uint64_t list_allocated = 32;                                // PyListObject
+  std::uint64_t set_mask = 32, set_table = 40, set_smalltable = 64, set_entry = 16;
+  std::uint64_t deque_leftindex = 40, deque_block = 528, deque_blocklen = 64;
+  std::uint64_t odict_first = 48, odict_fast_nodes_size = 72, odict_node = 32;
+  std::uint64_t dict_used = 16;                                     // ma_used
+  // PyDictKeysObject: 3.8-3.10 sizeof 40, entries of 24, dk_size (Py_ssize_t) at 8, no
+  // unicode kind; 3.11+ sizeof 32, entries 24 (general) or 16 (unicode), u8 log2 sizes at 8
+  // and 9, u8 dk_kind at 10, dk_usable at 16, dk_nentries at 24.
+  std::uint64_t keys_size = 32, keys_usable = 16;
+  // type.__sizeof__: fixed sizeof(PyHeapTypeObject) (+ its cached keys) for heap types.
+  std::uint64_t heap_type_size = 0, ht_cached_keys = 0;
+  // frame.__sizeof__. 3.8-3.10: sizeof(PyFrameObject) + (stacksize + nlocals + cells + frees
+  // - 1) words, from f_code. 3.11+: a fixed part + the code's slots, from f_frame's code.
+  std::uint64_t frame_code = 32;                 // 3.8-3.10 f_code; 3.11+ f_frame
+  std::uint64_t frame_base = 0;                  // the fixed part (3.8-3.10: sizeof(PyFrameObject))
+  std::uint64_t iframe_code = 0;                 // 3.11+: the code pointer in _PyInterpreterFrame
+  std::uint64_t code_ptr_mask = ~std::uint64_t{7};  // 3.14+: a tagged _PyStackRef
+  // PyCodeObject. 3.8-3.10: int co_nlocals 28, int co_stacksize 32, co_freevars 80,
+  // co_cellvars 88. 3.11: int co_stacksize 68, int co_nlocalsplus 76. 3.12+: int co_framesize 76,
+  // less FRAME_SPECIALS_SIZE slots.
+  std::uint64_t co_nlocals = 28, co_stacksize = 32, co_freevars = 80, co_cellvars = 88;
+  std::uint64_t co_nlocalsplus = 0, co_framesize = 0, frame_specials = 0;
+  // generator/coroutine/async_generator.__sizeof__ (3.11+ only): fixed part + code's slots;
+  // the code at gen_code (3.11 gi_code) or in gi_iframe (3.12+).
+  bool gen_sizeof = false;
+  std::uint64_t gen_base = 0, gen_code = 0;
+  // str (for str subclasses): sizeof(PyUnicodeObject), utf8_length, utf8, data.any; <= 3.11
+  // wstr and wstr_length too.
+  std::uint64_t unicode_size = 0, utf8_length = 0, utf8 = 0, data_any = 0, wstr = 0, wstr_length = 0;
+  std::uint64_t bytearray_alloc = 24;            // ob_alloc
+  bool bytearray_backed = false;                 // 3.15: charged as its backing bytes object
+  std::uint64_t bytes_header = 33;               // offsetof(PyBytesObject, ob_sval) + 1
+  std::uint64_t bytesio_buf = 16;                // _io.BytesIO buf (a bytes object)
+  std::uint64_t buffered_buffer = 56, buffered_buffer_size = 120;  // _io.Buffered*
+  std::uint64_t array_allocated = 32, array_descr = 40, descr_itemsize = 4;  // array.array
+};
+
 struct Layout {
   PyVersion version;
   std::string source;  // where the offsets came from, for --verbose
@@ -135,6 +181,7 @@ struct Layout {
   // and ob_flags in its upper 16 bits.
   std::uint64_t refcnt_mask = ~std::uint64_t{0};
   PymallocLayout pymalloc;
+  SizeofLayout sizes;
 };
 
 // Type flag bits (same values 3.8-3.15).

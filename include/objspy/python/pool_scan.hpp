@@ -30,13 +30,22 @@ struct ScannedPool {
 struct HeadCandidates {
   using Words = std::vector<std::uint64_t, HugeAllocator<std::uint64_t>>;
   Words addr, next, prev, type;
+  // With `with_body`: the object's words at +16, +32 and +40 (what sys.getsizeof of a list,
+  // tuple, set, dict or deque reads), three per candidate.
+  bool with_body = false;
+  Words body;
   std::vector<ScannedPool> pools;  // in address order
   std::size_t size() const { return addr.size(); }
-  void push(std::uint64_t a, std::uint64_t n, std::uint64_t p, std::uint64_t t) {
+  void push(std::uint64_t a, std::uint64_t n, std::uint64_t p, std::uint64_t t, const std::uint64_t* b = nullptr) {
     addr.push_back(a);
     next.push_back(n);
     prev.push_back(p);
     type.push_back(t);
+    if (with_body) {
+      static constexpr std::uint64_t kNone[3] = {0, 0, 0};
+      if (!b) b = kNone;
+      body.insert(body.end(), b, b + 3);
+    }
   }
 };
 

@@ -1,0 +1,583 @@
+#include "objspy/python/sizes.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string_view>
+
+#include "objspy/process/scattered.hpp"
+#include "objspy/python/objects.hpp"
+
+namespace objspy {
+namespace {
+
+constexpr std::uint8_t kNoOwn = 0;        // the type's own dict has no __sizeof__
+constexpr std::uint8_t kEstimate = 250;   // one objspy cannot compute
+constexpr std::uint8_t kObject = 251;     // object.__sizeof__ (the end of every MRO)
+constexpr std::uint64_t kHuge = 1ULL << 40;  // no real object's size or count reaches this
+constexpr std::size_t kMaxMro = 256;
+
+std::uint64_t load64(const std::byte* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+std::uint32_t load32(const std::byte* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+std::int64_t sload64(const std::byte* p) { return static_cast<std::int64_t>(load64(p)); }
+
+bool fatal(const Error& e) { return e.code != Errc::bad_address && e.code != Errc::corrupt_target; }
+
+// The builtins whose __sizeof__ objspy computes, by tp_name (docs/getsizeof.md §3.1). Matched
+// only on static types and on the owner of a method descriptor, never on a class's own name.
+std::optional<SizeKind> builtin_kind(std::string_view name, const SizeofLayout& z) {
+  struct Entry {
+    std::string_view name;
+    SizeKind kind;
+  };
+  static constexpr Entry kTable[] = {
+      {"list", SizeKind::list},
+      {"dict", SizeKind::dict},
+      {"frozendict", SizeKind::dict},  // 3.15
+      {"set", SizeKind::set},
+      {"frozenset", SizeKind::set},
+      {"type", SizeKind::type},
+      {"frame", SizeKind::frame},
+      {"generator", SizeKind::gen},
+      {"coroutine", SizeKind::gen},
+      {"async_generator", SizeKind::gen},
+      {"int", SizeKind::int_sub},
+      {"str", SizeKind::str_sub},
+      {"bytearray", SizeKind::bytearray_sub},
+      {"collections.OrderedDict", SizeKind::odict},
+      {"collections.deque", SizeKind::deque},
+      {"_io.BytesIO", SizeKind::bytesio},
+      {"_io.BufferedReader", SizeKind::buffered},
+      {"_io.BufferedWriter", SizeKind::buffered},
+      {"_io.BufferedRandom", SizeKind::buffered},
+      {"array.array", SizeKind::array},
+  };
+  for (const Entry& e : kTable) {
+    if (e.name != name) continue;
+    if (e.kind == SizeKind::gen && !z.gen_sizeof) return std::nullopt;  // 3.8-3.10: no override
+    return e.kind;
+  }
+  return std::nullopt;
+}
+
+// Bytes of a body read for a deferred object, from `body_offset`.
+std::uint64_t body_offset(SizeKind k, const Layout& l) { return k == SizeKind::type ? l.tp_flags : 0; }
+std::size_t body_length(SizeKind k, const Layout& l) {
+  const SizeofLayout& z = l.sizes;
+  switch (k) {
+    case SizeKind::odict: return z.odict_fast_nodes_size + 8;
+    case SizeKind::gen: return z.gen_code + 8;
+    case SizeKind::frame: return z.frame_code + 8;
+    case SizeKind::str_sub: return z.unicode_size;
+    case SizeKind::bytesio: return z.bytesio_buf + 8;
+    case SizeKind::buffered: return z.buffered_buffer_size + 8;
+    case SizeKind::bytearray_sub: return z.bytearray_alloc + 8;
+    case SizeKind::type: return z.ht_cached_keys + 8 - l.tp_flags;
+    default: return 48;
+  }
+}
+
+}  // namespace
+
+bool SizeMeter::estimated(std::uint64_t type) const {
+  std::uint32_t i = type ? index_.find(type) : FlatMap::kNone;
+  return i != FlatMap::kNone && sizings_[i].estimate;
+}
+
+// What the dict of type `t` says about __sizeof__: the formula it names, none, or one objspy
+// cannot compute. Cached per type: every class's MRO shares its bases.
+Result<std::uint8_t> SizeMeter::own_sizeof(std::uint64_t t) {
+  if (std::uint32_t v = own_.find(t); v != FlatMap::kNone) return static_cast<std::uint8_t>(v);
+  ObjectReader objs(mem_, l_);
+  auto remember = [&](std::uint8_t v) {
+    if (own_.size() < lim_.max_types) own_.put(t, v);
+    return v;
+  };
+  auto flags = mem_.u64(RemoteAddr(t) + l_.tp_flags);
+  if (!flags.ok()) return fatal(flags.error()) ? Result<std::uint8_t>(flags.take_error()) : remember(kEstimate);
+  auto type_name = [&](std::uint64_t type) -> Result<std::string> {
+    OBJSPY_ASSIGN(RemoteAddr p, mem_.ptr(RemoteAddr(type) + l_.tp_name));
+    bool cut = false;
+    return mem_.c_string(p, 128, &cut);
+  };
+  if (!(*flags & kTpFlagsHeapType)) {
+    auto name = type_name(t);
+    if (!name.ok()) return fatal(name.error()) ? Result<std::uint8_t>(name.take_error()) : remember(kEstimate);
+    if (*name == "object") return remember(kObject);
+    if (auto k = builtin_kind(*name, l_.sizes)) return remember(static_cast<std::uint8_t>(1 + static_cast<int>(*k)));
+  }
+  // A heap type, or a static type of an extension (3.12+ builtins have no tp_dict here).
+  auto dict = mem_.ptr(RemoteAddr(t) + l_.tp_dict);
+  if (!dict.ok()) return fatal(dict.error()) ? Result<std::uint8_t>(dict.take_error()) : remember(kEstimate);
+  if (dict->null()) return remember(kNoOwn);
+  DictScan scan;
+  auto v = objs.dict_get(*dict, "__sizeof__", &scan);
+  if (!v.ok()) return fatal(v.error()) ? Result<std::uint8_t>(v.take_error()) : remember(kEstimate);
+  if (!*v) return remember(scan.cut ? kEstimate : kNoOwn);
+  // A method descriptor of a builtin (list.__sizeof__, or a 3.12+ heap builtin's own, such as
+  // collections.deque's): the formula of the type that defines it (PyDescrObject.d_type at
+  // 16, 3.8-3.15). Anything else (a Python function) runs code objspy cannot.
+  auto vt = objs.type_of(**v);
+  if (!vt.ok()) return fatal(vt.error()) ? Result<std::uint8_t>(vt.take_error()) : remember(kEstimate);
+  auto vt_name = type_name(vt->value());
+  if (!vt_name.ok()) return fatal(vt_name.error()) ? Result<std::uint8_t>(vt_name.take_error()) : remember(kEstimate);
+  if (*vt_name != "method_descriptor") return remember(kEstimate);
+  auto owner = mem_.ptr(**v + 16);
+  if (!owner.ok()) return fatal(owner.error()) ? Result<std::uint8_t>(owner.take_error()) : remember(kEstimate);
+  auto owner_name = type_name(owner->value());
+  if (!owner_name.ok()) return fatal(owner_name.error()) ? Result<std::uint8_t>(owner_name.take_error()) : remember(kEstimate);
+  if (*owner_name == "object") return remember(kObject);
+  if (auto k = builtin_kind(*owner_name, l_.sizes)) return remember(static_cast<std::uint8_t>(1 + static_cast<int>(*k)));
+  return remember(kEstimate);
+}
+
+Status SizeMeter::classify(std::uint64_t type, TypeSizing& s) {
+  const SizeofLayout& z = l_.sizes;
+  std::byte head[352];
+  static_assert(sizeof head >= 344 + 8);
+  auto st = mem_.read(RemoteAddr(type), head);
+  if (!st.ok()) {
+    if (fatal(st.error())) return st;
+    s.estimate = true;
+    s.pre = l_.gc_head_size;
+    return {};
+  }
+  s.basicsize = load64(head + z.tp_basicsize);
+  s.itemsize = load64(head + z.tp_itemsize);
+  s.flags = load64(head + l_.tp_flags);
+  if (s.basicsize >= kHuge || s.itemsize >= kHuge) { s.basicsize = s.itemsize = 0; s.estimate = true; }
+  s.pre = l_.gc_head_size + ((s.flags & z.preheader_flags) ? 16 : 0);
+  // The MRO, as _PyType_Lookup searches it; a type without one (not ready) is its own.
+  std::vector<std::uint64_t> mro;
+  std::uint64_t mro_addr = load64(head + z.tp_mro);
+  if (mro_addr) {
+    auto n = mem_.u64(RemoteAddr(mro_addr) + l_.ob_size);
+    if (n.ok() && *n > 0 && *n <= kMaxMro) {
+      mro.resize(*n);
+      auto rd = mem_.read(RemoteAddr(mro_addr) + z.tuple_items, std::as_writable_bytes(std::span(mro)));
+      if (!rd.ok()) {
+        if (fatal(rd.error())) return rd;
+        mro.clear();
+      }
+    } else if (!n.ok() && fatal(n.error())) {
+      return n.take_error();
+    }
+  }
+  if (mro.empty()) mro.push_back(type);
+  std::uint8_t verdict = kObject;
+  for (std::uint64_t t : mro) {
+    if (!t || (t & 7)) { verdict = kEstimate; break; }
+    OBJSPY_ASSIGN(std::uint8_t v, own_sizeof(t));
+    if (v == kNoOwn) continue;
+    verdict = v;
+    break;
+  }
+  if (verdict == kEstimate) s.estimate = true;
+  if (verdict == kEstimate || verdict == kObject) s.kind = s.itemsize > 0 ? SizeKind::var : SizeKind::fixed;
+  else s.kind = static_cast<SizeKind>(verdict - 1);
+  return {};
+}
+
+Result<const TypeSizing*> SizeMeter::sizing(std::uint64_t type) {
+  if (std::uint32_t i = type ? index_.find(type) : FlatMap::kNone; i != FlatMap::kNone) return &sizings_[i];
+  if (sizings_.size() >= lim_.max_types) {
+    // Past the bound: a fresh classification each time would cost a read per object.
+    static const TypeSizing kUnknown{SizeKind::fixed, 0, 0, 16, 0, true};
+    return &kUnknown;
+  }
+  TypeSizing s;
+  OBJSPY_TRY(classify(type, s));
+  index_.put(type, static_cast<std::uint32_t>(sizings_.size()));
+  sizings_.push_back(s);
+  return &sizings_.back();
+}
+
+std::optional<std::uint64_t> SizeMeter::from_words(const TypeSizing& s, std::uint64_t obj, const BodyWords& w) const {
+  const SizeofLayout& z = l_.sizes;
+  const std::uint64_t base = s.base();
+  switch (s.kind) {
+    case SizeKind::fixed: return base;
+    case SizeKind::var: {
+      auto n = static_cast<std::int64_t>(w.w16);
+      if (n < 0 || static_cast<std::uint64_t>(n) >= kHuge / std::max<std::uint64_t>(s.itemsize, 1)) return std::nullopt;
+      return base + static_cast<std::uint64_t>(n) * s.itemsize;
+    }
+    case SizeKind::list:
+      if (w.w32 >= kHuge / 8) return std::nullopt;
+      return base + 8 * w.w32;
+    case SizeKind::set: {
+      if (w.w32 >= kHuge / z.set_entry) return std::nullopt;
+      bool small = w.w40 == obj + z.set_smalltable;
+      return base + (small ? 0 : (w.w32 + 1) * z.set_entry);
+    }
+    case SizeKind::deque: {
+      if (w.w40 >= z.deque_blocklen || w.w16 >= kHuge) return std::nullopt;
+      return base + ((w.w40 + w.w16 + z.deque_blocklen - 1) / z.deque_blocklen) * z.deque_block;
+    }
+    case SizeKind::int_sub: {
+      // int.__sizeof__ uses offsetof(PyLongObject, ob_digit), not the subclass's basicsize.
+      std::uint64_t digits;
+      if (l_.long_has_lv_tag) {
+        digits = w.w16 >> 3;
+      } else {
+        auto n = static_cast<std::int64_t>(w.w16);
+        digits = static_cast<std::uint64_t>(n < 0 ? -n : n);
+      }
+      if (digits >= kHuge) return std::nullopt;
+      if (l_.version.minor >= 11) digits = std::max<std::uint64_t>(digits, 1);
+      return l_.long_digits + 4 * digits + s.pre;
+    }
+    default: return std::nullopt;
+  }
+}
+
+std::optional<std::uint64_t> SizeMeter::keys_bytes(const std::byte* k) const {
+  if (!l_.dict_keys_object.log2_sizes) {
+    // 3.8-3.10: sizeof(PyDictKeysObject) + DK_IXSIZE * dk_size + USABLE_FRACTION(dk_size) entries.
+    std::uint64_t n = load64(k + 8);
+    if (n < 8 || n >= kHuge / 64 || (n & (n - 1))) return std::nullopt;
+    std::uint64_t ix = n <= 0xff ? 1 : n <= 0xffff ? 2 : n <= 0xffffffffULL ? 4 : 8;
+    return l_.sizes.keys_size + ix * n + (2 * n / 3) * 24;
+  }
+  auto log2_size = static_cast<std::uint8_t>(k[8]), log2_index = static_cast<std::uint8_t>(k[9]), kind = static_cast<std::uint8_t>(k[10]);
+  if (log2_size < 3 || log2_size > 34 || log2_index > log2_size + 3 || kind > 2) return std::nullopt;
+  std::uint64_t n = 1ULL << log2_size;
+  return l_.sizes.keys_size + (1ULL << log2_index) + (2 * n / 3) * (kind == 0 ? 24 : 16);
+}
+
+std::optional<std::uint64_t> SizeMeter::values_bytes(const std::byte* k) const {
+  if (!l_.dict_keys_object.log2_sizes) {
+    std::uint64_t n = load64(k + 8);
+    if (n >= kHuge / 64) return std::nullopt;
+    return (2 * n / 3) * 8;  // USABLE_FRACTION(dk_size) values
+  }
+  // 3.11+: shared_keys_usable_size = dk_nentries + dk_usable, read at this moment.
+  std::int64_t used = sload64(k + l_.dict_keys_object.nentries), usable = sload64(k + l_.sizes.keys_usable);
+  if (used < 0 || usable < 0 || used + usable >= static_cast<std::int64_t>(kHuge / 8)) return std::nullopt;
+  return static_cast<std::uint64_t>(used + usable) * 8;
+}
+
+Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords* words, TypeCounter& into, bool frozen) {
+  OBJSPY_ASSIGN(const TypeSizing* s, sizing(type));
+  if (!s->per_object()) return {};  // count x size in finish()
+  if (words && s->kind != SizeKind::dict) {
+    if (auto b = from_words(*s, obj, *words)) {
+      into.add_bytes(type, *b);
+      return {};
+    }
+    if (s->kind <= SizeKind::int_sub) {
+      ++unmeasured_;
+      into.add_bytes(type, s->base());
+      return {};
+    }
+  }
+  if (deferred_.size() >= lim_.max_deferred) {
+    ++unmeasured_;
+    into.add_bytes(type, s->base());
+    return {};
+  }
+  Deferred d{obj, type, 0, 0, s->kind, frozen, false, false};
+  if (words && s->kind == SizeKind::dict) {
+    d.have_words = true;
+    d.keys = words->w32;
+    d.has_values = words->w40 != 0;
+  }
+  deferred_.push_back(d);
+  return {};
+}
+
+void SizeMeter::count_unmeasured(const Deferred& d) {
+  ++unmeasured_;
+  const TypeSizing* s = nullptr;
+  if (std::uint32_t i = index_.find(d.type); i != FlatMap::kNone) s = &sizings_[i];
+  into(d).add_bytes(d.type, (s ? s->base() : 0) + d.extra);
+}
+
+Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* budget) {
+  live_ = &live;
+  frozen_ = &frozen;
+  // Fixed-size types: count x size.
+  for (TypeCounter* c : {&live, &frozen}) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> fixed;
+    c->for_each([&](std::uint64_t t, std::uint64_t n) { fixed.emplace_back(t, n); });
+    for (auto [t, n] : fixed) {
+      OBJSPY_ASSIGN(const TypeSizing* s, sizing(t));
+      if (!s->per_object()) c->add_bytes(t, n * s->base());
+    }
+  }
+  std::vector<Deferred> items = std::move(deferred_);
+  deferred_.clear();
+  auto expired = [&] { return budget && budget->expired(); };
+  // Bodies not read with the header: read now, grouped by kind (one length each).
+  std::vector<Deferred> dicts;
+  std::vector<Deferred> bodies;
+  for (Deferred& d : items) (d.kind == SizeKind::dict && d.have_words ? dicts : bodies).push_back(d);
+  items.clear();
+  items.shrink_to_fit();
+  std::sort(bodies.begin(), bodies.end(), [](const Deferred& a, const Deferred& b) { return a.kind != b.kind ? a.kind < b.kind : a.obj < b.obj; });
+  std::vector<std::uint64_t> addrs;
+  for (std::size_t b = 0; b < bodies.size();) {
+    std::size_t e = b;
+    while (e < bodies.size() && bodies[e].kind == bodies[b].kind) ++e;
+    const SizeKind kind = bodies[b].kind;
+    if (expired()) {
+      for (std::size_t k = b; k < e; ++k) count_unmeasured(bodies[k]);
+      b = e;
+      continue;
+    }
+    const std::uint64_t off = body_offset(kind, l_);
+    const std::size_t len = body_length(kind, l_);
+    addrs.clear();
+    for (std::size_t k = b; k < e; ++k) addrs.push_back(bodies[k].obj + off);
+    std::vector<std::uint8_t> later(e - b, 0);
+    Status inner;
+    OBJSPY_TRY(read_scattered(bulk_, addrs, len, [&](std::size_t k, const std::byte* p) {
+      Deferred& d = bodies[b + k];
+      if (!inner.ok()) return;
+      if (!p) { count_unmeasured(d); return; }
+      const std::byte* o = p - off;  // as if read from the object's start
+      auto word = [&](std::uint64_t at) { return load64(o + at); };
+      const TypeSizing& s = sizings_[index_.find(d.type)];
+      switch (kind) {
+        case SizeKind::var: case SizeKind::list: case SizeKind::set: case SizeKind::deque: case SizeKind::int_sub: {
+          BodyWords w{word(16), word(32), word(40)};
+          if (auto v = from_words(s, d.obj, w)) into(d).add_bytes(d.type, *v);
+          else count_unmeasured(d);
+          return;
+        }
+        case SizeKind::dict: case SizeKind::odict: {
+          d.keys = word(l_.dict_keys);
+          d.has_values = word(l_.dict_values) != 0;
+          d.have_words = true;
+          if (kind == SizeKind::odict) {
+            const SizeofLayout& z = l_.sizes;
+            std::uint64_t fast = word(z.odict_fast_nodes_size), used = word(z.dict_used);
+            if (fast >= kHuge / 8 || used >= kHuge / 64) { count_unmeasured(d); return; }
+            d.extra = 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0);
+          }
+          dicts.push_back(d);
+          return;
+        }
+        case SizeKind::str_sub: {
+          const SizeofLayout& z = l_.sizes;
+          std::uint64_t length = word(l_.str.length);
+          std::uint32_t state = load32(o + l_.str.state);
+          std::uint64_t ckind = (state >> 2) & 7;
+          bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1, ready = l_.version.minor >= 12 || ((state >> 7) & 1);
+          if (length >= kHuge || ckind > 4) { count_unmeasured(d); return; }
+          std::uint64_t size, data;
+          if (compact && ascii) { size = l_.str.ascii_size + length + 1; data = d.obj + l_.str.ascii_size; }
+          else if (compact) { size = l_.str.compact_size + (length + 1) * ckind; data = d.obj + l_.str.compact_size; }
+          else {
+            data = word(z.data_any);
+            size = z.unicode_size + (data ? (length + 1) * ckind : 0);
+          }
+          if (z.wstr) {  // <= 3.11: the wchar_t copy
+            std::uint64_t wstr = word(z.wstr);
+            if (wstr && (!ready || wstr != data)) {
+              std::uint64_t wlen = (compact && ascii) ? length : word(z.wstr_length);
+              if (wlen >= kHuge) { count_unmeasured(d); return; }
+              size += (wlen + 1) * 4;
+            }
+          }
+          if (!(compact && ascii)) {
+            std::uint64_t utf8 = word(z.utf8);
+            if (utf8 && utf8 != data) {
+              std::uint64_t ulen = word(z.utf8_length);
+              if (ulen >= kHuge) { count_unmeasured(d); return; }
+              size += ulen + 1;
+            }
+          }
+          into(d).add_bytes(d.type, size + s.pre);
+          return;
+        }
+        case SizeKind::bytearray_sub: {
+          const SizeofLayout& z = l_.sizes;
+          std::uint64_t alloc = word(z.bytearray_alloc);
+          if (alloc >= kHuge) { count_unmeasured(d); return; }
+          std::uint64_t extra = z.bytearray_backed ? (alloc ? alloc + z.bytes_header : 0) : alloc;
+          into(d).add_bytes(d.type, s.base() + extra);
+          return;
+        }
+        case SizeKind::buffered: {
+          const SizeofLayout& z = l_.sizes;
+          std::uint64_t size = word(z.buffered_buffer_size);
+          if (word(z.buffered_buffer) && size >= kHuge) { count_unmeasured(d); return; }
+          into(d).add_bytes(d.type, s.base() + (word(z.buffered_buffer) ? size : 0));
+          return;
+        }
+        default:
+          // Frames, generators, types, BytesIO, array: one more read each, below.
+          d.keys = kind == SizeKind::frame ? word(l_.sizes.frame_code)
+                 : kind == SizeKind::gen ? (word(l_.sizes.gen_code) & l_.sizes.code_ptr_mask)
+                 : kind == SizeKind::bytesio ? word(l_.sizes.bytesio_buf)
+                 : kind == SizeKind::type ? word(l_.sizes.ht_cached_keys) : 0;
+          d.extra = kind == SizeKind::type ? word(l_.tp_flags) : 0;
+          later[k] = 1;
+          return;
+      }
+    }));
+    for (std::size_t k = b; k < e; ++k) {
+      if (!later[k - b]) continue;
+      if (expired() || direct_ >= lim_.max_direct) {
+        bodies[k].extra = 0;
+        count_unmeasured(bodies[k]);
+        continue;
+      }
+      ++direct_;
+      OBJSPY_TRY(size_direct(bodies[k]));
+    }
+    b = e;
+  }
+  return size_dicts(dicts, expired());
+}
+
+Status SizeMeter::size_dicts(std::vector<Deferred>& dicts, bool expired) {
+  if (expired) {
+    for (const Deferred& d : dicts) count_unmeasured(d);
+    return {};
+  }
+  // By key table: neighbours read together, shared tables read once.
+  std::sort(dicts.begin(), dicts.end(), [](const Deferred& a, const Deferred& b) { return a.keys < b.keys; });
+  std::vector<std::uint64_t> addrs;
+  addrs.reserve(dicts.size());
+  for (const Deferred& d : dicts) addrs.push_back(d.keys);
+  const std::size_t len = 32;
+  return read_scattered(bulk_, addrs, len, [&](std::size_t k, const std::byte* p) {
+    const Deferred& d = dicts[k];
+    if (!p || !d.keys) { count_unmeasured(d); return; }
+    const TypeSizing& s = sizings_[index_.find(d.type)];
+    std::uint64_t size = s.base() + d.extra;
+    if (d.has_values) {
+      auto v = values_bytes(p);
+      if (!v) { count_unmeasured(d); return; }
+      size += *v;
+    }
+    if (load64(p) == 1) {  // dk_refcnt: a table of this dict alone
+      auto kb = keys_bytes(p);
+      if (!kb) { count_unmeasured(d); return; }
+      size += *kb;
+    }
+    into(d).add_bytes(d.type, size);
+  });
+}
+
+Result<std::optional<std::uint64_t>> SizeMeter::code_slots(std::uint64_t code) {
+  if (!code || (code & 7)) return std::optional<std::uint64_t>{};
+  if (std::uint32_t v = code_slots_.find(code); v != FlatMap::kNone) return v ? std::optional<std::uint64_t>(v - 1) : std::nullopt;
+  const SizeofLayout& z = l_.sizes;
+  std::optional<std::uint64_t> slots;
+  std::byte c[96];
+  auto st = mem_.read(RemoteAddr(code), c);
+  if (!st.ok() && fatal(st.error())) return st.take_error();
+  if (st.ok()) {
+    auto i32 = [&](std::uint64_t at) { return static_cast<std::int32_t>(load32(c + at)); };
+    if (l_.version.minor < 11) {
+      // stacksize + nlocals + len(co_cellvars) + len(co_freevars)
+      std::int64_t n = static_cast<std::int64_t>(i32(z.co_stacksize)) + i32(z.co_nlocals);
+      for (std::uint64_t at : {z.co_cellvars, z.co_freevars}) {
+        auto len = mem_.u64(RemoteAddr(load64(c + at)) + l_.ob_size);
+        if (!len.ok()) {
+          if (fatal(len.error())) return len.take_error();
+          n = -1;
+          break;
+        }
+        n += static_cast<std::int64_t>(*len);
+      }
+      if (n >= 1 && n < (1 << 24)) slots = static_cast<std::uint64_t>(n);
+    } else if (l_.version.minor == 11) {
+      std::int64_t n = static_cast<std::int64_t>(i32(z.co_nlocalsplus)) + i32(z.co_stacksize);
+      if (n >= 0 && n < (1 << 24)) slots = static_cast<std::uint64_t>(n);
+    } else {
+      std::int64_t n = static_cast<std::int64_t>(i32(z.co_framesize)) - static_cast<std::int64_t>(z.frame_specials);
+      if (n >= 0 && n < (1 << 24)) slots = static_cast<std::uint64_t>(n);
+    }
+  }
+  if (code_slots_.size() < lim_.max_types) code_slots_.put(code, slots ? static_cast<std::uint32_t>(*slots + 1) : 0);
+  return slots;
+}
+
+Status SizeMeter::size_direct(Deferred& d) {
+  const SizeofLayout& z = l_.sizes;
+  const TypeSizing& s = sizings_[index_.find(d.type)];
+  auto soft = [&](const Error& e) -> Status {
+    if (fatal(e)) return e;
+    d.extra = 0;
+    count_unmeasured(d);
+    return {};
+  };
+  switch (d.kind) {
+    case SizeKind::frame: {
+      std::uint64_t code = d.keys;
+      if (l_.version.minor >= 11) {  // f_frame -> its code
+        auto c = mem_.u64(RemoteAddr(d.keys) + z.iframe_code);
+        if (!c.ok()) return soft(c.error());
+        code = *c & z.code_ptr_mask;
+      }
+      OBJSPY_ASSIGN(auto slots, code_slots(code));
+      if (!slots) { count_unmeasured(d); return {}; }
+      std::uint64_t size = l_.version.minor < 11 ? z.frame_base + (*slots - 1) * 8 : z.frame_base + *slots * 8;
+      into(d).add_bytes(d.type, size + s.pre);
+      return {};
+    }
+    case SizeKind::gen: {
+      OBJSPY_ASSIGN(auto slots, code_slots(d.keys));
+      if (!slots) { count_unmeasured(d); return {}; }
+      into(d).add_bytes(d.type, z.gen_base + *slots * 8 + s.pre);
+      return {};
+    }
+    case SizeKind::type: {
+      const std::uint64_t flags = d.extra;
+      d.extra = 0;
+      if (!(flags & kTpFlagsHeapType)) {  // a static type is never on a GC list; as object.__sizeof__
+        into(d).add_bytes(d.type, s.base());
+        return {};
+      }
+      std::uint64_t size = z.heap_type_size;
+      if (d.keys) {  // ht_cached_keys: charged whatever its reference count
+        std::byte k[32];
+        auto st = mem_.read(RemoteAddr(d.keys), k);
+        if (!st.ok()) return soft(st.error());
+        auto kb = keys_bytes(k);
+        if (!kb) { count_unmeasured(d); return {}; }
+        size += *kb;
+      }
+      into(d).add_bytes(d.type, size + s.pre);
+      return {};
+    }
+    case SizeKind::bytesio: {
+      std::uint64_t size = s.base();
+      if (d.keys) {  // the buffer, a bytes object, unless shared (refcount above 1)
+        std::uint64_t b[3];
+        auto st = mem_.read(RemoteAddr(d.keys), std::as_writable_bytes(std::span(b)));
+        if (!st.ok()) return soft(st.error());
+        if (b[2] >= kHuge) { count_unmeasured(d); return {}; }
+        if ((b[0] & 0xFFFFFFFFULL) == 1) size += z.bytes_header + b[2];
+      }
+      into(d).add_bytes(d.type, size);
+      return {};
+    }
+    case SizeKind::array: {
+      std::uint64_t w[2];
+      auto st = mem_.read(RemoteAddr(d.obj + z.array_allocated), std::as_writable_bytes(std::span(w)));
+      if (!st.ok()) return soft(st.error());
+      auto item = mem_.u32(RemoteAddr(w[1]) + z.descr_itemsize);
+      if (!item.ok()) return soft(item.error());
+      if (w[0] >= kHuge / 16 || *item > 16) { count_unmeasured(d); return {}; }
+      into(d).add_bytes(d.type, s.base() + w[0] * *item);
+      return {};
+    }
+    default:
+      count_unmeasured(d);
+      return {};
+  }
+}
+
+}  // namespace objspy
