@@ -21,7 +21,7 @@ namespace {
 constexpr std::size_t kMaxDepth = 64;
 
 // Where the next value lands, from the enclosing container and the key before it.
-enum class Slot { ignored, root, pid, timestamp, total, walk, types, complete, uncertain, torn, entry, name, count, pause_ms, python, version, memory, rss };
+enum class Slot { ignored, root, pid, timestamp, total, walk, types, complete, uncertain, torn, entry, name, count, bytes, pause_ms, python, version, memory, rss };
 enum class Frame { ignored, census, walk, types, entry, python, memory };
 
 // A Python version string longer than this is not one ("3.15.0a1+" is 9).
@@ -54,6 +54,9 @@ class CensusReader {
       case Slot::count:
         stack_.back().has_count = true;
         return count_into(v, stack_.back().count);
+      case Slot::bytes:
+        stack_.back().has_bytes = true;
+        return count_into(v, stack_.back().bytes);
       case Slot::pause_ms: snap_.pause_ms = static_cast<double>(v); return true;
       case Slot::rss: return count_into(v, snap_.rss_bytes);
       default: return wrong_unless_ignored("a number");
@@ -138,6 +141,7 @@ class CensusReader {
     } else if (l.frame == Frame::entry) {
       if (k == "name") l.next = Slot::name;
       else if (k == "count") l.next = Slot::count;
+      else if (k == "bytes") l.next = Slot::bytes;
     } else if (l.frame == Frame::python) {
       if (k == "version") l.next = Slot::version;
     } else if (l.frame == Frame::memory) {
@@ -169,6 +173,8 @@ class CensusReader {
     if (error_) return make_error(Errc::io, *error_);
     if (!has_types_) return make_error(Errc::io, "not an objspy census (no \"types\" array)");
     if (torn_) snap_.uncertain = 0;  // a partial count, whatever its estimate
+    snap_.has_bytes = !lacks_bytes_;
+    if (lacks_bytes_) snap_.bytes.clear();
     return std::optional<Snapshot>(std::move(snap_));
   }
 
@@ -181,7 +187,8 @@ class CensusReader {
     // A "types" entry being read.
     std::string name;
     std::uint64_t count = 0;
-    bool has_name = false, has_count = false;
+    std::uint64_t bytes = 0;
+    bool has_name = false, has_count = false, has_bytes = false;
   };
 
   Slot slot() const {
@@ -222,6 +229,7 @@ class CensusReader {
       case Slot::entry: return entry;
       case Slot::name: return entry + ".name";
       case Slot::count: return entry + ".count";
+      case Slot::bytes: return entry + ".bytes";
       case Slot::pause_ms: return "pause_ms";
       case Slot::python: return "python";
       case Slot::version: return "python.version";
@@ -237,6 +245,7 @@ class CensusReader {
       case Slot::total:
       case Slot::uncertain:
       case Slot::count:
+      case Slot::bytes:
       case Slot::rss: return "a count (a whole number up to 2^62)";
       case Slot::walk:
       case Slot::python:
@@ -288,11 +297,23 @@ class CensusReader {
       return;
     }
     sum += l.count;
+    // Bytes: a census has them for every entry (written with them) or none (--no-bytes, or
+    // objspy before 0.6).
+    if (!l.has_bytes) {
+      lacks_bytes_ = true;
+      return;
+    }
+    std::uint64_t& b = snap_.bytes[l.name];
+    if (l.bytes > kMaxCount - b) {
+      note(fmt::format("\"types[{}].bytes\": the bytes of one name add up past 2^62", index));
+      return;
+    }
+    b += l.bytes;
   }
 
   std::vector<Level> stack_;
   Snapshot snap_;
-  bool has_types_ = false, event_ = false, torn_ = false, not_json_ = false;
+  bool has_types_ = false, event_ = false, torn_ = false, not_json_ = false, lacks_bytes_ = false;
   std::size_t error_position_ = 0;
   std::optional<std::string> error_;
 };

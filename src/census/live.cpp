@@ -13,6 +13,7 @@ const char* describe(LiveSort s) {
     case LiveSort::count: return "count";
     case LiveSort::rate: return "growth rate";
     case LiveSort::name: return "name";
+    case LiveSort::bytes: return "bytes";
   }
   return "";
 }
@@ -59,6 +60,7 @@ std::vector<LiveRow> LiveSeries::rows(LiveSort by, bool reverse) const {
     LiveRow r;
     r.name = n;
     r.count = count_in(latest_, n);
+    if (latest_.has_bytes) r.bytes = [&] { auto it = latest_.bytes.find(n); return it == latest_.bytes.end() ? std::uint64_t{0} : it->second; }();
     r.since_last = static_cast<std::int64_t>(r.count) - static_cast<std::int64_t>(count_in(previous_, n));
     r.since_start = static_cast<std::int64_t>(r.count) - static_cast<std::int64_t>(count_in(first_, n));
     if (auto it = suspect_of.find(n); it != suspect_of.end()) {
@@ -74,6 +76,7 @@ std::vector<LiveRow> LiveSeries::rows(LiveSort by, bool reverse) const {
       case LiveSort::count: return static_cast<double>(r.count);
       case LiveSort::rate: return r.per_hour;
       case LiveSort::name: return 0;
+      case LiveSort::bytes: return static_cast<double>(r.bytes.value_or(0));
     }
     return 0;
   };

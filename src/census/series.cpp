@@ -67,7 +67,19 @@ Snapshot snapshot_header(const Census& c) {
 
 Snapshot snapshot_of(const Census& c, NameForm form) {
   Snapshot s = snapshot_header(c);
-  for (const auto& r : most_common(c, form)) s.counts[r.name] = r.count;
+  for (const auto& r : most_common(c, form)) {
+    s.counts[r.name] = r.count;
+    if (c.measured_bytes) s.bytes[r.name] = r.bytes;
+  }
+  s.has_bytes = c.measured_bytes;
+  return s;
+}
+
+Result<Snapshot> measured_by(Snapshot s, SortBy by) {
+  if (by == SortBy::count) return s;
+  if (!s.has_bytes)
+    return make_error(Errc::io, "a census without bytes per type (taken with --no-bytes, or by an objspy before bytes): rank by count instead");
+  s.counts.swap(s.bytes);
   return s;
 }
 
@@ -152,12 +164,17 @@ Status each_stream_line(std::istream& in, F&& f) {
 
 }  // namespace
 
-Result<ReadSeries> read_series(std::istream& in, std::size_t max_types, const SeriesObserver& observe) {
+Result<ReadSeries> read_series(std::istream& in, std::size_t max_types, const SeriesObserver& observe, SortBy by) {
   ReadSeries out{BoundedSeries(max_types), 0};
   OBJSPY_TRY(each_stream_line(in, [&](std::string_view line, std::size_t lineno) -> Status {
     OBJSPY_ASSIGN(auto s, census_line(line, lineno));
     if (observe) observe(s ? &*s : nullptr, line);
     if (!s) return {};
+    if (by == SortBy::bytes) {
+      auto m = measured_by(std::move(*s), by);
+      if (!m.ok()) return make_error(Errc::io, fmt::format("line {}: {}", lineno, m.error().message));
+      s = std::move(*m);
+    }
     if (s->trusted()) out.series.add(*s);
     else ++out.skipped;
     return {};

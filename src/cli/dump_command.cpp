@@ -43,9 +43,19 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
       note(fmt::format("the census in {} is incomplete and is not used as a baseline", path));
       previous.reset();
     }
+    // --sort bytes: the growth of bytes per type; a baseline without bytes is no baseline.
+    if (previous && r.sort == SortBy::bytes && !previous->has_bytes) {
+      note(fmt::format("the census in {} has no bytes per type: growth in bytes is counted from zero", path));
+      previous.reset();
+    }
     if (!previous) note(fmt::format("no previous census in {}: growth is counted from zero", path));
-    auto rows = growth(previous ? *previous : Snapshot{}, snapshot_of(c, r.names), r.limit);
-    out = o.format == Format::table ? render_growth(rows) : render_growth_json(c, json_opts, rows, previous ? &*previous : nullptr, pretty);
+    Snapshot before;
+    before.has_bytes = true;
+    OBJSPY_ASSIGN(Snapshot was, measured_by(previous ? *previous : before, r.sort));
+    OBJSPY_ASSIGN(Snapshot now, measured_by(snapshot_of(c, r.names), r.sort));
+    auto rows = growth(was, now, r.limit);
+    out = o.format == Format::table ? render_growth(rows)
+                                    : render_growth_json(c, json_opts, rows, previous ? &*previous : nullptr, pretty, r.sort);
     // Only a trusted census becomes the baseline (the rule of every series reader, series.hpp).
     if (trusted_census(c)) OBJSPY_TRY(state.save(render_json(c, all, false)));
   } else {
@@ -82,6 +92,7 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
   so.method = t.method;
   so.pause_timeout_ms = t.pause_timeout_ms;
   so.limits.timeout_s = t.census_timeout_s;
+  so.measure_bytes = !t.no_bytes;
   return Sampler::attach(pid ? pid : t.pid, so);
 }
 

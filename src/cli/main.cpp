@@ -38,7 +38,15 @@ CLI::Option* add_target_options(CLI::App* app, objspy::cli::TargetOptions& t) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, objspy::CensusMethod>{{"scan", objspy::CensusMethod::scan},
                                                                                       {"walk", objspy::CensusMethod::walk}}))
       ->capture_default_str();
+  app->add_flag("--no-bytes", t.no_bytes,
+                "Count objects only: no sys.getsizeof per object (less memory and time on very large heaps; README: Bytes)");
   return pid;
+}
+
+// --sort count|bytes: which measure a table is ordered by, or growth and suspects are of.
+const std::map<std::string, objspy::SortBy> kSortBy{{"count", objspy::SortBy::count}, {"bytes", objspy::SortBy::bytes}};
+void add_sort_by(CLI::App* app, objspy::SortBy& by, const char* help) {
+  app->add_option("--sort", by, help)->transform(CLI::CheckedTransformer(kSortBy))->capture_default_str();
 }
 
 // The types a series keeps for ranking (series.hpp: BoundedSeries).
@@ -77,6 +85,7 @@ int run(int argc, char** argv) {
   d->add_flag("-v,--verbose", dump.verbose, "Print where the layout came from and what was discovered, to stderr");
   d->add_flag("-q,--quiet", dump.quiet, "No summary line on stderr");
   d->add_flag("--growth", dump.growth, "Show what grew since the previous census of this process (like objgraph.show_growth())");
+  add_sort_by(d, dump.render.sort, "Order types by count or by bytes (sum of sys.getsizeof); with --growth, the growth of which");
   d->add_option("--state", dump.state_path, "State file for --growth (default: $STATE_DIRECTORY, $XDG_STATE_HOME/objspy, ~/.local/state/objspy or, for root, /var/lib/objspy; keyed by PID and start time)");
   d->add_option("command", dump.command, "Launch mode: the program to start, after --")->expected(-1);
   d->positionals_at_end();
@@ -132,6 +141,8 @@ int run(int argc, char** argv) {
   df->add_option("before", diff_a, "Earlier census")->required()->check(CLI::ExistingFile);
   df->add_option("after", diff_b, "Later census")->required()->check(CLI::ExistingFile);
   df->add_option("-l,--limit", diff_limit, "Rows to show (0: all)")->capture_default_str();
+  SortBy diff_by = SortBy::count;
+  add_sort_by(df, diff_by, "Compare counts or bytes (sum of sys.getsizeof) per type");
 
   std::string sus_file;
   std::size_t sus_limit = 10;
@@ -140,6 +151,8 @@ int run(int argc, char** argv) {
   su->add_option("file", sus_file, "NDJSON from objspy record")->required()->check(CLI::ExistingFile);
   su->add_option("-l,--limit", sus_limit, "Rows to show (0: all)")->capture_default_str();
   su->add_flag("--json", sus_json, "JSON instead of a table");
+  SortBy sus_by = SortBy::count;
+  add_sort_by(su, sus_by, "Rank by the growth of counts or of bytes (sum of sys.getsizeof) per type");
   std::size_t sus_max_types = kDefaultMaxTypes;
   add_max_types(su, sus_max_types);
 
@@ -194,10 +207,10 @@ int run(int argc, char** argv) {
     auto st = cli::run_serve(serve);
     if (!st.ok()) return fail(st.error());
   } else if (df->parsed()) {
-    auto st = cli::run_diff(diff_a, diff_b, diff_limit);
+    auto st = cli::run_diff(diff_a, diff_b, diff_limit, diff_by);
     if (!st.ok()) return fail(st.error());
   } else if (su->parsed()) {
-    auto st = cli::run_suspects(sus_file, sus_limit, sus_json, sus_max_types);
+    auto st = cli::run_suspects(sus_file, sus_limit, sus_json, sus_max_types, sus_by);
     if (!st.ok()) return fail(st.error());
   } else if (in->parsed()) {
     auto st = cli::run_info(info);

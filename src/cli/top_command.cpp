@@ -41,7 +41,8 @@ struct SortChoice {
   LiveSort sort;
 };
 constexpr SortChoice kSorts[] = {{'g', "growth", LiveSort::growth}, {'d', "recent", LiveSort::recent}, {'c', "count", LiveSort::count},
-                                 {'t', "rate", LiveSort::rate},     {'n', "name", LiveSort::name}};
+                                 {'t', "rate", LiveSort::rate},     {'n', "name", LiveSort::name},
+                                 {'b', "bytes", LiveSort::bytes}};
 
 std::optional<LiveSort> sort_for_key(char k) {
   for (const auto& c : kSorts)

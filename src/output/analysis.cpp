@@ -31,18 +31,20 @@ std::string render_growth(const std::vector<Change>& rows) {
   return out;
 }
 
-std::string render_diff(const std::vector<Change>& rows) {
+std::string render_diff(const std::vector<Change>& rows, SortBy by) {
   auto [names, width] = escaped_names(rows, [](const Change& c) { return c.name; });
   width = std::max<std::size_t>(width, 4);
-  std::string out = fmt::format("{}{:>9} {:>9} {:>9}\n", pad("type", width), "before", "after", "change");
+  std::string out = by == SortBy::bytes ? "bytes (sum of sys.getsizeof) per type\n" : "";
+  out += fmt::format("{}{:>9} {:>9} {:>9}\n", pad("type", width), "before", "after", "change");
   for (std::size_t i = 0; i < rows.size(); ++i)
     out += fmt::format("{}{:9d} {:9d} {:+9d}\n", pad(names[i], width), rows[i].before, rows[i].after, rows[i].delta());
   return out;
 }
 
-std::string render_suspects(const std::vector<Suspect>& rows, const RankedOver& over) {
+std::string render_suspects(const std::vector<Suspect>& rows, const RankedOver& over, SortBy by) {
   const std::size_t samples = over.samples, skipped = over.skipped;
   std::string out = fmt::format("{} samples over {}", samples, human_span(over.hours * 3600));
+  if (by == SortBy::bytes) out += ", ranked by bytes (sum of sys.getsizeof) per type";
   if (skipped)
     out += fmt::format(" ({} incomplete census{} skipped: coverage below {:g}% or a partial count)", skipped, skipped == 1 ? "" : "es",
                        kMinCoverage * 100);

@@ -116,12 +116,14 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
 }
 
 std::string render_growth_json(const Census& c, const RenderOptions& o, const std::vector<Change>& rows, const Snapshot* previous,
-                               bool pretty) {
+                               bool pretty, SortBy by) {
   using nlohmann::json;
   json j = census_to_json(c, o);
   json arr = json::array();
-  for (const auto& g : rows) arr.push_back({{"name", sanitize_utf8(g.name)}, {"count", g.after}, {"delta", g.delta()}});
+  const char* measure = by == SortBy::bytes ? "bytes" : "count";
+  for (const auto& g : rows) arr.push_back({{"name", sanitize_utf8(g.name)}, {measure, g.after}, {"delta", g.delta()}});
   j["growth"] = arr;
+  j["growth_measure"] = measure;
   j["growth_since"] = previous ? json(previous->timestamp) : json(nullptr);
   return j.dump(pretty ? 2 : -1, ' ', true) + "\n";
 }

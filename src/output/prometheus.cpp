@@ -22,23 +22,37 @@ void sample(std::string& out, std::string_view name, T value) {
   out += fmt::format("{} {}\n", name, value);
 }
 
-// Per-type counts by label value. Sanitizing can make two names one label value (and a type
-// may be named "other"): they are summed, so no series is ever written twice.
-std::vector<std::pair<std::string, std::uint64_t>> type_series(const std::vector<NamedCount>& counts, const ExporterState& s) {
-  std::map<std::string, std::uint64_t> by_label;
-  std::uint64_t other = 0;
+// Per-type counts and bytes by label value. Sanitizing can make two names one label value
+// (and a type may be named "other"): they are summed, so no series is ever written twice. The
+// types named are the largest by count, the same for both metrics, so that they join.
+struct TypeRow {
+  std::string label;
+  std::uint64_t count = 0, bytes = 0;
+};
+std::vector<TypeRow> type_series(const std::vector<NamedCount>& counts, const ExporterState& s) {
+  std::map<std::string, TypeRow> by_label;
+  TypeRow other{std::string(kOther)};
   for (const auto& r : counts) {
     auto label = prometheus_label_value(r.name);
-    if (label == kOther) other += r.count;
-    else by_label[label] += r.count;
+    TypeRow& row = label == kOther ? other : by_label[label];
+    row.count += r.count;
+    row.bytes += r.bytes;
   }
-  std::vector<std::pair<std::string, std::uint64_t>> rows(by_label.begin(), by_label.end());
-  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::vector<TypeRow> rows;
+  rows.reserve(by_label.size() + 1);
+  for (auto& [label, row] : by_label) {
+    row.label = label;
+    rows.push_back(std::move(row));
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const TypeRow& a, const TypeRow& b) { return a.count > b.count; });
   if (s.top_types && rows.size() > s.top_types) {
-    for (auto it = rows.begin() + static_cast<std::ptrdiff_t>(s.top_types); it != rows.end(); ++it) other += it->second;
+    for (auto it = rows.begin() + static_cast<std::ptrdiff_t>(s.top_types); it != rows.end(); ++it) {
+      other.count += it->count;
+      other.bytes += it->bytes;
+    }
     rows.resize(s.top_types);
   }
-  rows.emplace_back(std::string(kOther), other);  // always present, so the series never appears and vanishes
+  rows.push_back(std::move(other));  // always present, so the series never appears and vanishes
   return rows;
 }
 
@@ -167,7 +181,15 @@ std::string render_prometheus(const Census* counted, const Census* latest, const
   header(out, "objspy_type_objects", "gauge",
          "Objects of each type in the GC lists, as gc.get_objects() counts them: the largest types, the rest summed in type=\"other\".");
   const auto counts = most_common(*c, s.names);
-  for (const auto& [label, count] : type_series(counts, s)) out += fmt::format("objspy_type_objects{{type=\"{}\"}} {}\n", label, count);
+  const auto rows = type_series(counts, s);
+  for (const auto& r : rows) out += fmt::format("objspy_type_objects{{type=\"{}\"}} {}\n", r.label, r.count);
+  if (c->measured_bytes) {
+    header(out, "objspy_type_bytes", "gauge",
+           "Bytes of the objects of each type in the GC lists, as sum(sys.getsizeof(o)) gives them: the types of objspy_type_objects.");
+    for (const auto& r : rows) out += fmt::format("objspy_type_bytes{{type=\"{}\"}} {}\n", r.label, r.bytes);
+    header(out, "objspy_gc_objects_bytes", "gauge", "Bytes of all objects in the GC lists (sum of sys.getsizeof), all interpreters.");
+    sample(out, "objspy_gc_objects_bytes", c->bytes);
+  }
   header(out, "objspy_types", "gauge", "Distinct type names with objects in the GC lists.");
   sample(out, "objspy_types", counts.size());
   header(out, "objspy_gc_objects", "gauge", "Objects in the GC lists (len(gc.get_objects())), all interpreters.");

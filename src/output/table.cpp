@@ -8,7 +8,7 @@
 namespace objspy {
 
 std::string render_table(const Census& c, const RenderOptions& o) {
-  auto rows = most_common(c, o.names, o.limit);
+  auto rows = most_common(c, o.names, o.limit, o.sort);
   std::vector<std::string> shown;
   shown.reserve(rows.size());
   std::size_t width = 0;
@@ -20,7 +20,9 @@ std::string render_table(const Census& c, const RenderOptions& o) {
   for (std::size_t i = 0; i < rows.size(); ++i) {
     out += shown[i];
     out.append(width - display_width(shown[i]), ' ');
-    out += fmt::format(" {}\n", rows[i].count);
+    // objgraph's "name count", then bytes (sys.getsizeof summed; the summary line says which are estimates).
+    if (c.measured_bytes) out += fmt::format(" {} {}\n", rows[i].count, rows[i].bytes);
+    else out += fmt::format(" {}\n", rows[i].count);
   }
   return out;
 }
@@ -36,6 +38,12 @@ std::string render_summary(const Census& c) {
   else if (c.walk.torn) s += fmt::format("INCOMPLETE (a collection ran through it{})", retried);
   else s += fmt::format("within {} objects (coverage {:.2f}%, {} links re-read{})", c.walk.uncertain, coverage(c.walk, c.total) * 100, c.walk.recovered, retried);
   s += fmt::format(", {:.1f} ms", c.duration_ms);
+  if (c.measured_bytes) {
+    s += fmt::format("; {} bytes (sys.getsizeof)", c.bytes);
+    std::size_t estimated = 0;
+    for (const auto& t : c.types) estimated += t.bytes_estimated && t.count ? 1 : 0;
+    if (estimated) s += fmt::format(", estimated for {} type{} whose __sizeof__ objspy cannot run", estimated, estimated == 1 ? "" : "s");
+  }
   if (c.pause_ms >= 0) s += fmt::format(", target paused {:.1f} ms", c.pause_ms);
   return s;
 }

@@ -59,16 +59,16 @@ std::vector<std::string> render_top(const LiveSeries& series, const Census& c, c
   std::string second = fmt::format("{} sample{}{} over {}, every {}{}; sorted by {}{}", series.samples(), series.samples() == 1 ? "" : "s",
                                    skipped, human_span(series.latest().timestamp - first.timestamp), human_span(v.interval_s), bounded,
                                    describe(v.sort), v.reverse ? " (reversed)" : "");
-  if (v.keys) second += "; keys: g d c t n sort, r reverse, space refresh, q quit";
+  if (v.keys) second += "; keys: g d c t n b sort, r reverse, space refresh, q quit";
   lines.push_back(fit(second, v.width));
   lines.push_back(v.status.empty() ? "" : fit(escape_for_terminal(v.status), v.width));
-  lines.push_back(fit(fmt::format("{:>10} {:>9} {:>9} {:>10}  {:<7} {}", "COUNT", "+LAST", "+START", "RATE/h", "SUSPECT", "TYPE"), v.width));
+  lines.push_back(fit(fmt::format("{:>10} {:>9} {:>9} {:>9} {:>10}  {:<7} {}", "COUNT", "+LAST", "+START", "BYTES", "RATE/h", "SUSPECT", "TYPE"), v.width));
   auto rows = series.rows(v.sort, v.reverse);
   if (v.max_rows && rows.size() > v.max_rows) rows.resize(v.max_rows);
   for (const auto& r : rows) {
     std::string rate = r.confidence.empty() ? "" : fmt::format("{:+.0f}", r.per_hour);
-    std::string line = fmt::format("{:>10} {:>9} {:>9} {:>10}  {:<7} ", r.count, signed_or_blank(r.since_last),
-                                   signed_or_blank(r.since_start), rate, r.confidence);
+    std::string line = fmt::format("{:>10} {:>9} {:>9} {:>9} {:>10}  {:<7} ", r.count, signed_or_blank(r.since_last),
+                                   signed_or_blank(r.since_start), r.bytes ? human_bytes(*r.bytes) : "-", rate, r.confidence);
     // The name is cut (between escapes) to what the screen has left, so fit() below only
     // ever cuts a line whose counts alone are too wide.
     std::size_t name_columns = kNameColumns;

@@ -10,12 +10,13 @@
 
 namespace objspy {
 
-enum class LiveSort { growth, recent, count, rate, name };
+enum class LiveSort { growth, recent, count, rate, name, bytes };
 const char* describe(LiveSort s);
 
 struct LiveRow {
   std::string name;
   std::uint64_t count = 0;
+  std::optional<std::uint64_t> bytes;  // sum(sys.getsizeof) now, when the census measured it
   std::int64_t since_last = 0;   // change since the previous sample
   std::int64_t since_start = 0;  // change since the first sample
   double per_hour = 0;           // least-squares growth rate over the window (0 unless a suspect)

@@ -43,11 +43,18 @@ struct Snapshot {
   double pause_ms = -1;                          // how long --pause held the target (-1: not paused)
   std::string python_version;                    // "python": {"version": ...}, empty if absent
   std::uint64_t rss_bytes = 0;                   // "memory": {"rss_bytes": ...}, 0 if absent
+  // sum(sys.getsizeof) by name, when every type entry has "bytes" (has_bytes).
+  std::map<std::string, std::uint64_t> bytes;
+  bool has_bytes = false;
   double coverage() const;
   bool trusted() const { return trusted_census(complete, uncertain, total); }
 };
 
 Snapshot snapshot_of(const Census& c, NameForm form);
+// The snapshot with bytes in place of counts (`by` bytes), so that growth, diff and suspects
+// rank bytes with the same code. Err: io, when it has no bytes (written with --no-bytes, or by
+// an objspy before bytes).
+Result<Snapshot> measured_by(Snapshot s, SortBy by);
 // The same without the counts: what a census is, not what it found.
 Snapshot snapshot_header(const Census& c);
 
@@ -189,6 +196,8 @@ inline constexpr std::size_t kMaxSeriesLine = 64u << 20;
 // `observe`, if given, sees every line as it is read: its census (nullptr for an event line)
 // and its text, so a reader can take more from the same pass (the report's timeline, events).
 using SeriesObserver = std::function<void(const Snapshot* census, std::string_view line)>;
-Result<ReadSeries> read_series(std::istream& in, std::size_t max_types = kDefaultMaxTypes, const SeriesObserver& observe = {});
+// `by` bytes: the series of bytes per type (every census line must have them).
+Result<ReadSeries> read_series(std::istream& in, std::size_t max_types = kDefaultMaxTypes, const SeriesObserver& observe = {},
+                               SortBy by = SortBy::count);
 
 }  // namespace objspy

@@ -29,6 +29,7 @@ struct TargetOptions {
   CensusMethod method = CensusMethod::scan;
   int pause_timeout_ms = 200;  // --pause: how long every thread has to stop
   double census_timeout_s = CensusLimits{}.timeout_s;  // --census-timeout: the deadline of one census (0: none)
+  bool no_bytes = false;  // --no-bytes: counts only, no sys.getsizeof per object
 };
 // Attach to `pid` (default: t.pid) as `t` says. Err: as Sampler::attach.
 Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid = 0);
@@ -88,9 +89,11 @@ struct ServeOptions {
 // A Prometheus exporter: a census every interval, scrapes answered from the latest one.
 Status run_serve(const ServeOptions& o);
 
-Status run_diff(const std::string& a, const std::string& b, std::size_t limit);
+// `by` bytes: the change of sum(sys.getsizeof) per type.
+Status run_diff(const std::string& a, const std::string& b, std::size_t limit, SortBy by = SortBy::count);
 // Reads `file` line by line into a series of at most `max_types` types (series.hpp: read_series).
-Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types);
+// `by` bytes: ranked by the growth of bytes per type.
+Status run_suspects(const std::string& file, std::size_t limit, bool json, std::size_t max_types, SortBy by = SortBy::count);
 
 struct InfoOptions {
   TargetOptions target;

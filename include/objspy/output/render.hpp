@@ -43,14 +43,15 @@ namespace objspy {
 std::string render_growth(const std::vector<Change>& rows);
 // The census document plus "growth": [{name, count, delta}] and "growth_since" (the
 // previous census's timestamp, or null when there was none).
+// With `by` bytes the rows are of bytes: {name, bytes, delta}.
 std::string render_growth_json(const Census& c, const RenderOptions& o, const std::vector<Change>& rows, const Snapshot* previous,
-                               bool pretty);
+                               bool pretty, SortBy by = SortBy::count);
 // objspy diff: name, before, after, change.
-std::string render_diff(const std::vector<Change>& rows);
+std::string render_diff(const std::vector<Change>& rows, SortBy by = SortBy::count);
 // objspy suspects: a ranked table with the evidence for each row, over `over` (series.hpp):
 // its samples, the censuses left out as not trusted, and a note when types were summed as
 // "other" (more types than --max-types).
-std::string render_suspects(const std::vector<Suspect>& rows, const RankedOver& over);
+std::string render_suspects(const std::vector<Suspect>& rows, const RankedOver& over, SortBy by = SortBy::count);
 // The same as JSON: {"samples", "skipped", "hours", "max_types", "other": null or {"types",
 // "objects"}, "suspects": [{name, first, last, per_hour, fit, ...}]}.
 nlohmann::json suspects_to_json(const std::vector<Suspect>& rows, const RankedOver& over);
