@@ -16,6 +16,9 @@ import gc
 import io
 import os
 import sys
+import warnings
+
+warnings.simplefilter("ignore")  # an unclosed file or an unawaited coroutine at exit is the point here
 
 ESTIMATED = os.environ.get("OBJSPY_TARGET_ESTIMATED") == "1"
 
@@ -122,17 +125,20 @@ for i in range(5000):
     if i in (0, 3, 8, 16, 24, 100, 1000):
         keep.append(list(grown))  # every allocation step of a list grown by append
 keep.append(grown)
+# Every size class of dict and set up to 5462 entries, then two big ones whose values are
+# shared (one GC object, not one per entry: the target starts fast on a debug build too).
 for n in (0, 1, 5, 6, 10, 11, 21, 22, 42, 43, 85, 86, 170, 171, 341, 342, 1000, 5461, 5462, 30000, 70000):
-    keep.append({i: [i] for i in range(n)})  # general keys, tracked (a list value)
-    keep.append({"k%d" % i: [i] for i in range(n)})  # str keys (3.11+ unicode tables)
+    v = [n]
+    keep.append({i: v if n > 5462 else [i] for i in range(n)})  # general keys, tracked (a list value)
+    keep.append({"k%d" % i: v for i in range(n)})  # str keys (3.11+ unicode tables)
     keep.append(MyDict(("m%d" % i, ()) for i in range(n)))
-    keep.append(collections.OrderedDict((i, [i]) for i in range(n)))
+    keep.append(collections.OrderedDict((i, v) for i in range(n)))
     keep.append({i for i in range(n)} | {()})
     keep.append(frozenset(range(n)) | frozenset([()]))
     keep.append(MySet(range(n)))
-    keep.append(tuple([i] for i in range(n)))
+    keep.append(tuple(v for i in range(n)))
     keep.append(MyTuple(range(n)))
-    keep.append(collections.deque([i] for i in range(n)))
+    keep.append(collections.deque(v for i in range(n)))
     keep.append(MyDeque(range(n)))
     keep.append(MyList(range(n)))
 d = {i: [i] for i in range(1000)}
