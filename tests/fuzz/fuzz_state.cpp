@@ -45,12 +45,18 @@ bool acceptable(const json& j) {
     if (!m.is_object()) return false;
     if (m.contains("rss_bytes") && !count_ok(m["rss_bytes"])) return false;
   }
-  std::map<std::string, std::uint64_t> sums;
+  std::map<std::string, std::uint64_t> sums, bytes;
   for (const json& t : j["types"]) {
     if (!t.is_object() || !t.contains("name") || !t["name"].is_string() || !t.contains("count") || !count_ok(t["count"])) return false;
     auto& s = sums[t["name"].get<std::string>()];
     s += t["count"].get<std::uint64_t>();
     if (s > objspy::kMaxCount) return false;
+    if (t.contains("bytes")) {
+      if (!count_ok(t["bytes"])) return false;
+      auto& b = bytes[t["name"].get<std::string>()];
+      b += t["bytes"].get<std::uint64_t>();
+      if (b > objspy::kMaxCount) return false;
+    }
   }
   return true;
 }
@@ -88,6 +94,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::map<std::string, std::uint64_t> want;
       for (const json& t : dom["types"]) want[t["name"].get<std::string>()] += t["count"].get<std::uint64_t>();
       if (want != s->counts) std::abort();
+      // Bytes: kept when every entry has them, summed by name like the counts.
+      bool all = true;
+      std::map<std::string, std::uint64_t> want_bytes;
+      for (const json& t : dom["types"]) {
+        if (!t.contains("bytes")) { all = false; break; }
+        want_bytes[t["name"].get<std::string>()] += t["bytes"].get<std::uint64_t>();
+      }
+      if (all != s->has_bytes) std::abort();
+      if (all ? want_bytes != s->bytes : !s->bytes.empty()) std::abort();
     }
   }
   if (!s.ok()) {
