@@ -14,6 +14,7 @@
 #include "objspy/process/pause.hpp"
 #include "objspy/process/snapshot_reader.hpp"
 #include "objspy/process/proc.hpp"
+#include "objspy/python/allocator.hpp"
 #include "objspy/python/gc_scan.hpp"
 #include "objspy/python/gc_state.hpp"
 #include "objspy/python/gc_walk.hpp"
@@ -165,6 +166,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   c.debug_build = layout.version.debug_build;
   c.layout_source = layout.source;
   OBJSPY_ASSIGN(Interpreters interps, find_interpreters(mem, map, layout, runtime, lim.max_interpreters, &fresh));
+  c.main_interpreter = interps.main.value();
   if (interps.truncated)
     budget.hit(CensusBudget::Kind::interpreters,
                fmt::format("the target has more than {} interpreters: the first {} were counted", lim.max_interpreters, interps.gc_states.size()));
@@ -308,8 +310,16 @@ Result<Census> Sampler::sample() {
   // Once, for the census given back, after any hold: the kernel walks the target's page tables
   // for this, and it is no part of the census's duration. Unreadable (Linux before 4.14)
   // leaves it out.
-  if (c.ok())
+  if (c.ok()) {
     if (auto mem = read_process_memory(target_.pid); mem.ok()) c->memory = *mem;
+    // pymalloc's figures, unheld too: they describe the allocator, not one object.
+    if (c->main_interpreter) {
+      const auto* globals = target_.image.allocator ? &*target_.image.allocator : nullptr;
+      auto a = read_allocator(impl_->live, target_.layout, globals, RemoteAddr(c->main_interpreter));
+      if (!a.ok()) return a.take_error();
+      c->allocator = std::move(*a);
+    }
+  }
   return c;
 }
 

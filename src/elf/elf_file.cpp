@@ -17,9 +17,18 @@ namespace objspy {
 namespace {
 
 // The only symbols objspy reads; indexing just these keeps opening a big libpython cheap.
-constexpr std::array<std::string_view, 2> kWanted = {"_PyRuntime", "Py_Version"};
+// The pymalloc globals of 3.8-3.11 (Objects/obmalloc.c statics, .symtab only) are renamed
+// "NAME.lto_priv.N" by LTO builds (Debian's): indexed under NAME.
+constexpr std::array<std::string_view, 7> kWanted = {"_PyRuntime", "Py_Version", "arenas", "maxarenas",
+                                                     "narenas_currently_allocated", "ntimes_arena_allocated", "narenas_highwater"};
+
+std::string_view base_name(std::string_view name) {
+  if (auto at = name.find(".lto_priv."); at != std::string_view::npos) return name.substr(0, at);
+  return name;
+}
 
 bool wanted(std::string_view name) {
+  name = base_name(name);
   for (auto w : kWanted)
     if (w == name) return true;
   return false;
@@ -113,7 +122,7 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
       const char* sname = elf_strptr(elf, sh.sh_link, sym.st_name);
       if (!sname || !wanted(sname)) continue;
       // .dynsym comes first in the file; keep its entry if both tables name the symbol.
-      f.symbols_.emplace(sname, ElfSymbol{sym.st_value, sym.st_size});
+      f.symbols_.emplace(std::string(base_name(sname)), ElfSymbol{sym.st_value, sym.st_size});
     }
   }
   return f;

@@ -54,6 +54,30 @@ nlohmann::json collector_to_json(const InterpreterStat& is, NameForm names) {
 
 }  // namespace
 
+nlohmann::json allocator_to_json(const AllocatorStat& a) {
+  using nlohmann::json;
+  if (!a.read) return {{"pymalloc", false}, {"note", sanitize_utf8(a.note)}};
+  json classes = json::array();
+  for (const auto& c : a.classes)
+    classes.push_back({{"class", c.index}, {"size", c.size}, {"pools", c.pools}, {"blocks", c.blocks}, {"available_blocks", c.available}});
+  return {{"pymalloc", true},
+          {"arena_size", a.arena_size},
+          {"pool_size", a.pool_size},
+          {"arenas", a.arenas},
+          {"arenas_allocated_total", a.arenas_allocated_total},
+          {"arenas_highwater", a.arenas_highwater},
+          {"arena_bytes", a.arena_bytes()},
+          {"allocated_bytes", a.allocated_bytes},
+          {"available_bytes", a.available_bytes},
+          {"unused_pools", a.unused_pools},
+          {"pool_header_bytes", a.pool_header_bytes},
+          {"quantization_bytes", a.quantization_bytes},
+          {"alignment_bytes", a.alignment_bytes},
+          {"arenas_by_use", a.arenas_by_use},
+          {"classes", classes},
+          {"note", a.note.empty() ? json(nullptr) : json(sanitize_utf8(a.note))}};
+}
+
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   using nlohmann::json;
   json j;
@@ -110,6 +134,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                                  {"anonymous_bytes", c.memory->anonymous_bytes},
                                  {"swap_bytes", c.memory->swap_bytes}})
                          : json(nullptr);
+  j["allocator"] = c.allocator ? allocator_to_json(*c.allocator) : json(nullptr);
   j["bytes_read"] = c.bytes_read;
   j["read_calls"] = c.read_calls;
   return j;

@@ -221,6 +221,10 @@ Result<Layout> builtin_layout(const PyVersion& v) {
   z.data_any = pre312 ? 72 : 56;
   if (pre312) { z.wstr = 40; z.wstr_length = 64; }
   z.bytearray_backed = v.minor >= 15;
+  // pymalloc's state (cpython-internals.md §7.1, DWARF of the release builds listed at the top).
+  l.obmalloc.arena_size = v.minor < 10 ? (256u << 10) : (1u << 20);
+  if (v.minor == 12) l.obmalloc.interp_state = 3960;
+  if (v.minor >= 13) l.obmalloc.interp_state_ptr = v.minor == 13 ? 10800 : v.minor == 14 ? 10904 : 10880;
   // interpreters.main follows interpreters.head in every version 3.8-3.15.
   l.rt_interpreters_main = l.rt_interpreters_head + 8;
   return l;

@@ -60,7 +60,32 @@ struct ImageRead {
   PythonImage img;              // runtime left null when the image has no _PyRuntime
   bool has_runtime = false;
   std::string soname;
+  std::vector<std::byte> build_id;  // for the debug file, when the image lacks pymalloc's symbols
 };
+
+// pymalloc's globals (3.8-3.11) in one ELF file, relocated by `bias`; nullopt unless all are there.
+std::optional<PythonImage::AllocatorGlobals> allocator_globals(const ElfFile& f, std::uint64_t bias, std::string from) {
+  auto a = f.symbol("arenas"), m = f.symbol("maxarenas"), n = f.symbol("narenas_currently_allocated"), t = f.symbol("ntimes_arena_allocated"),
+       h = f.symbol("narenas_highwater");
+  if (!a || !m || !n || !t || !h) return std::nullopt;
+  return PythonImage::AllocatorGlobals{RemoteAddr(bias + a->value), RemoteAddr(bias + m->value), RemoteAddr(bias + n->value),
+                                       RemoteAddr(bias + t->value), RemoteAddr(bias + h->value), std::move(from)};
+}
+
+// The same from the image's debug file, /usr/lib/debug/.build-id/XX/YYYY.debug as the target
+// sees it (then as objspy does), used only when its build id is the image's.
+std::optional<PythonImage::AllocatorGlobals> allocator_from_debug_file(pid_t pid, const std::vector<std::byte>& id, std::uint64_t bias) {
+  if (id.size() < 2) return std::nullopt;
+  std::string hex;
+  for (std::byte b : id) hex += fmt::format("{:02x}", static_cast<unsigned>(b));
+  const std::string rel = fmt::format("/usr/lib/debug/.build-id/{}/{}.debug", hex.substr(0, 2), hex.substr(2));
+  for (const std::string& path : {fmt::format("/proc/{}/root{}", pid, rel), rel}) {
+    auto f = ElfFile::open(path);
+    if (!f.ok() || f->build_id() != id) continue;
+    if (auto g = allocator_globals(*f, bias, path)) return g;
+  }
+  return std::nullopt;
+}
 
 ImageRead from_file(const ElfFile& elf, const Mapping& m, ImageSource source, std::string opened, std::string detail) {
   ImageRead r;
@@ -78,6 +103,8 @@ ImageRead from_file(const ElfFile& elf, const Mapping& m, ImageSource source, st
     r.img.runtime = RemoteAddr(r.img.load_bias + *runtime_vaddr);
   }
   if (auto s = elf.symbol("Py_Version")) r.img.py_version = RemoteAddr(r.img.load_bias + s->value);
+  r.img.allocator = allocator_globals(elf, r.img.load_bias, r.img.opened_from);
+  r.build_id = elf.build_id();
   return r;
 }
 
@@ -185,6 +212,7 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     OBJSPY_ASSIGN(PyVersion version, detect_version(img, r.soname, mem));
     if (!minor_supported(version)) return unsupported(pid, version);  // 3.7 has _PyRuntime too
     OBJSPY_ASSIGN(Layout layout, builtin_layout(version));
+    if (version.minor <= 11 && !img.allocator) img.allocator = allocator_from_debug_file(pid, r.build_id, img.load_bias);
     if (has_debug_offsets(version)) {
       std::vector<std::byte> block(debug_offsets_block_size(version.minor));
       OBJSPY_TRY(mem.read(img.runtime, block));

@@ -330,6 +330,19 @@ bool Target::wait_exited(double timeout_s) {
   return exited;
 }
 
+bool Target::wait_stopped(double timeout_s) {
+  if (pid_ <= 0 || reaped_) return false;
+  // waitid has no timeout and a pidfd does not signal a stop: asked every 5 ms up to the deadline.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_PID, static_cast<id_t>(pid_), &info, WSTOPPED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_ && info.si_code == CLD_STOPPED)
+      return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    poll(nullptr, 0, 5);
+  }
+}
+
 namespace {
 
 // The next line from `fd` that contains `needle` (any line when it is empty), through the
@@ -376,7 +389,7 @@ std::string Target::ask(const std::string& line, double timeout_s) {
 
 std::optional<std::string> Target::stderr_line(const std::string& needle, double timeout_s, std::string* seen) {
   auto line = next_line(err_, err_buf_, err_seen_, needle, timeout_s);
-  if (!line && seen) *seen = err_seen_;
+  if (seen) *seen = err_seen_;
   return line;
 }
 

@@ -89,6 +89,8 @@ class Target {
   int wait_exit(double timeout_s);
   // Wait (bounded) until it has exited, without reaping it: it stays a zombie until reaped.
   bool wait_exited(double timeout_s);
+  // Wait (bounded) until it has stopped itself (SIGSTOP), leaving that state to be waited for.
+  bool wait_stopped(double timeout_s);
   // Send one line and wait for one line back (empty on timeout).
   std::string ask(const std::string& line, double timeout_s);
   // The next line on stderr that contains `needle` (nullopt on timeout or end of stderr);

@@ -104,6 +104,36 @@ struct ProcessMemory {
   std::uint64_t swap_bytes = 0;
 };
 
+// pymalloc, the allocator of every object up to 512 bytes, as sys._debugmallocstats() reports
+// it: per size class the pools in use, blocks in use and blocks free in them; the arenas
+// (pymalloc's mmap'd chunks) and what their bytes hold. Read from the target's own allocator
+// state next to a census (python/allocator.hpp).
+struct SizeClassStat {
+  std::uint32_t index = 0;      // size class: blocks of (index + 1) * 16 bytes
+  std::uint32_t size = 0;
+  std::uint64_t pools = 0;      // pools of this class with a block in use
+  std::uint64_t blocks = 0;     // blocks in use
+  std::uint64_t available = 0;  // free blocks in those pools
+};
+struct AllocatorStat {
+  bool read = false;               // false: see `note` (not pymalloc, state not found, ...)
+  std::string note;                // raw text: escape before printing
+  std::uint64_t arena_size = 0, pool_size = 0;
+  std::uint64_t arenas = 0;                  // # arenas allocated current
+  std::uint64_t arenas_allocated_total = 0;  // # arenas allocated total
+  std::uint64_t arenas_highwater = 0;        // # arenas highwater mark
+  std::vector<SizeClassStat> classes;        // classes with a pool in use
+  std::uint64_t allocated_bytes = 0;         // # bytes in allocated blocks
+  std::uint64_t available_bytes = 0;         // # bytes in available blocks
+  std::uint64_t unused_pools = 0;            // empty pools, kept in arenas
+  std::uint64_t pool_header_bytes = 0, quantization_bytes = 0, alignment_bytes = 0;
+  // Arenas by how much of them live blocks fill: [0, 25%), [25, 50%), [50, 75%), [75, 100%].
+  // An arena is returned to the system only when all its pools are empty: the first bucket
+  // is memory a few live objects keep from being freed.
+  std::array<std::uint64_t, 4> arenas_by_use{};
+  std::uint64_t arena_bytes() const { return arenas * arena_size; }
+};
+
 struct Census {
   pid_t pid = 0;
   std::string python_version;   // "3.11.7"
@@ -117,6 +147,8 @@ struct Census {
   std::uint64_t read_calls = 0;
   double pause_ms = -1;         // --pause: how long the target was held (-1: not paused)
   std::optional<ProcessMemory> memory;  // read right after the census; none if it could not be
+  std::optional<AllocatorStat> allocator;  // pymalloc of the main interpreter, read after the census
+  std::uint64_t main_interpreter = 0;      // its PyInterpreterState (for the allocator state)
 
   // Whether the census measured bytes (sys.getsizeof per object; --no-bytes turns it off).
   bool measured_bytes = false;

@@ -31,6 +31,8 @@ std::vector<std::string> render_gc_summary(const Census& c);
 
 // The JSON document of README.md's schema (also one NDJSON line when dumped without indent).
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o);
+// pymalloc's figures (census.hpp: AllocatorStat), as "allocator" in the census document.
+nlohmann::json allocator_to_json(const AllocatorStat& a);
 std::string render_json(const Census& c, const RenderOptions& o, bool pretty);
 
 }  // namespace objspy

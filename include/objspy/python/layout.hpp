@@ -146,6 +146,18 @@ struct SizeofLayout {
   std::uint64_t array_allocated = 32, array_descr = 40, descr_itemsize = 4;  // array.array
 };
 
+// pymalloc's bookkeeping (Objects/obmalloc.c; cpython-internals.md §7). 3.8-3.11: file-static
+// globals (PythonImage::allocator); 3.12: struct _obmalloc_state inside PyInterpreterState;
+// 3.13+: a pointer to it there. The state's fields (offsets below) and struct arena_object
+// (48 bytes: address 0, pool_address 8, nfreepools u32 16) are the same 3.8-3.15.
+struct ObmallocLayout {
+  std::optional<std::uint64_t> interp_state;      // 3.12: the embedded state's offset
+  std::optional<std::uint64_t> interp_state_ptr;  // 3.13+: the pointer's offset (release builds)
+  std::uint64_t arenas = 512, maxarenas = 520, narenas_current = 1064, ntimes_allocated = 1072, highwater = 1080;
+  std::uint64_t arena_size = 1 << 20;             // 256 KiB in 3.8-3.9
+  std::uint64_t arena_object_size = 48, arena_pool_address = 8, arena_nfreepools = 16;
+};
+
 struct Layout {
   PyVersion version;
   std::string source;  // where the offsets came from, for --verbose
@@ -182,6 +194,7 @@ struct Layout {
   std::uint64_t refcnt_mask = ~std::uint64_t{0};
   PymallocLayout pymalloc;
   SizeofLayout sizes;
+  ObmallocLayout obmalloc;
 };
 
 // Type flag bits (same values 3.8-3.15).

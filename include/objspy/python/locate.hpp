@@ -29,6 +29,14 @@ struct PythonImage {
   RemoteAddr runtime;        // &_PyRuntime in the target
   std::optional<RemoteAddr> py_version;  // &Py_Version (3.11+)
   std::uint64_t load_bias = 0;
+  // 3.8-3.11: where pymalloc keeps its state, file-static globals of Objects/obmalloc.c found
+  // in the image's .symtab or its debug file (/usr/lib/debug/.build-id); none when neither has
+  // them (a stripped binary without its debug file). 3.12+ keep it in the interpreter.
+  struct AllocatorGlobals {
+    RemoteAddr arenas, maxarenas, narenas_current, ntimes_allocated, highwater;
+    std::string from;  // the file the symbols were read from
+  };
+  std::optional<AllocatorGlobals> allocator;
 };
 
 struct PythonTarget {
