@@ -46,8 +46,10 @@ Status run_info(const InfoOptions& o) {
                    {"layout_source", t.layout.source}};
     const json census = census_to_json(c, RenderOptions{o.names, 1});
     j["memory"] = census.at("memory");
+    j["allocator"] = census.at("allocator");
+    j["explained"] = census.at("explained");
     j["objects"] = {{"total", c.total}, {"frozen", c.frozen}, {"generations", c.generations}, {"complete", c.walk.complete},
-                    {"coverage", census.at("walk").at("coverage")}, {"method", c.walk.method}};
+                    {"coverage", census.at("walk").at("coverage")}, {"method", c.walk.method}, {"bytes", census.at("total_bytes")}};
     j["interpreters"] = census.at("interpreters");
     json fields = json::array();
     for (const auto& f : describe_layout(t.layout)) fields.push_back({{"field", f.name}, {"offset", f.value}, {"source", f.source}});
@@ -73,6 +75,9 @@ Status run_info(const InfoOptions& o) {
     out += fmt::format("objects      {} GC-tracked in {} interpreter{} (generations {}/{}/{}), {} frozen; {}\n", c.total, c.interpreters.size(),
                        c.interpreters.size() == 1 ? "" : "s", c.generations[0], c.generations[1], c.generations[2], c.frozen,
                        c.walk.complete ? "complete" : fmt::format("coverage {:.2f}%", coverage(c.walk, c.total) * 100));
+    if (c.measured_bytes) out += fmt::format("bytes        {} in GC-tracked objects (sum of sys.getsizeof)\n", c.bytes);
+    if (c.allocator) out += fmt::format("pymalloc     {}\n", escape_for_terminal(render_allocator_line(*c.allocator)));
+    if (auto line = render_explained_line(explain_memory(c)); !line.empty()) out += fmt::format("explained    {}\n", line);
     for (const auto& line : render_gc_summary(c)) out += fmt::format("collector    {}\n", escape_for_terminal(line));
   }
   std::fwrite(out.data(), 1, out.size(), stdout);

@@ -78,6 +78,17 @@ nlohmann::json allocator_to_json(const AllocatorStat& a) {
           {"note", a.note.empty() ? json(nullptr) : json(sanitize_utf8(a.note))}};
 }
 
+nlohmann::json explained_to_json(const MemoryExplained& e) {
+  using nlohmann::json;
+  auto opt = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+  return {{"rss_bytes", opt(e.rss_bytes)},
+          {"gc_objects_bytes", opt(e.gc_object_bytes)},
+          {"gc_objects_share", opt(e.gc_object_share)},
+          {"pymalloc_arena_bytes", opt(e.arena_bytes)},
+          {"pymalloc_block_bytes", opt(e.arena_block_bytes)},
+          {"pymalloc_arena_share", opt(e.arena_share)}};
+}
+
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
   using nlohmann::json;
   json j;
@@ -135,6 +146,7 @@ nlohmann::json census_to_json(const Census& c, const RenderOptions& o) {
                                  {"swap_bytes", c.memory->swap_bytes}})
                          : json(nullptr);
   j["allocator"] = c.allocator ? allocator_to_json(*c.allocator) : json(nullptr);
+  j["explained"] = explained_to_json(explain_memory(c));
   j["bytes_read"] = c.bytes_read;
   j["read_calls"] = c.read_calls;
   return j;

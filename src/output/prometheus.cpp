@@ -167,6 +167,21 @@ std::string render_prometheus(const Census* counted, const Census* latest, const
     out += fmt::format("objspy_target_memory_bytes{{kind=\"anonymous\"}} {}\n", m.anonymous_bytes);
     out += fmt::format("objspy_target_memory_bytes{{kind=\"swap\"}} {}\n", m.swap_bytes);
   }
+  if (latest->allocator && latest->allocator->read) {
+    const AllocatorStat& a = *latest->allocator;
+    header(out, "objspy_pymalloc_arenas", "gauge", "pymalloc arenas allocated now (sys._debugmallocstats(): # arenas allocated current).");
+    sample(out, "objspy_pymalloc_arenas", a.arenas);
+    header(out, "objspy_pymalloc_bytes", "gauge",
+           "pymalloc's memory: arenas held, bytes in blocks in use, free bytes in used pools, bytes of unused pools.");
+    out += fmt::format("objspy_pymalloc_bytes{{kind=\"arenas\"}} {}\n", a.arena_bytes());
+    out += fmt::format("objspy_pymalloc_bytes{{kind=\"allocated\"}} {}\n", a.allocated_bytes);
+    out += fmt::format("objspy_pymalloc_bytes{{kind=\"available\"}} {}\n", a.available_bytes);
+    out += fmt::format("objspy_pymalloc_bytes{{kind=\"unused_pools\"}} {}\n", a.unused_pools * a.pool_size);
+    header(out, "objspy_pymalloc_arenas_by_use", "gauge",
+           "pymalloc arenas by the share of their bytes in blocks in use: an arena is freed only when empty, so the lowest band is memory a few objects hold.");
+    static constexpr const char* kBands[] = {"0-25", "25-50", "50-75", "75-100"};
+    for (std::size_t b = 0; b < 4; ++b) out += fmt::format("objspy_pymalloc_arenas_by_use{{use=\"{}\"}} {}\n", kBands[b], a.arenas_by_use[b]);
+  }
   header(out, "objspy_census_timestamp_seconds", "gauge", "Unix time of the latest census.");
   out += fmt::format("objspy_census_timestamp_seconds {:.3f}\n", latest->timestamp);
   // The collector's figures are read apart from the object count: a census whose count is not

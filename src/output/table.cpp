@@ -27,6 +27,29 @@ std::string render_table(const Census& c, const RenderOptions& o) {
   return out;
 }
 
+namespace {
+std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+}  // namespace
+
+std::string render_allocator_line(const AllocatorStat& a) {
+  if (!a.read) return "not read: " + a.note;
+  std::string s = fmt::format("{} arena{} ({}): {} in blocks in use, {} free in used pools, {} unused pool{}; arenas by use (<25/<50/<75/>=75%) "
+                              "{}/{}/{}/{}",
+                              a.arenas, a.arenas == 1 ? "" : "s", mib(a.arena_bytes()), mib(a.allocated_bytes), mib(a.available_bytes), a.unused_pools,
+                              a.unused_pools == 1 ? "" : "s", a.arenas_by_use[0], a.arenas_by_use[1], a.arenas_by_use[2], a.arenas_by_use[3]);
+  if (!a.note.empty()) s += "; " + a.note;
+  return s;
+}
+
+std::string render_explained_line(const MemoryExplained& e) {
+  if (!e.rss_bytes) return "";
+  std::string s = fmt::format("of RSS {}:", mib(*e.rss_bytes));
+  if (e.gc_object_bytes) s += fmt::format(" GC-tracked objects {} ({:.0f}%, sys.getsizeof)", mib(*e.gc_object_bytes), e.gc_object_share.value_or(0) * 100);
+  if (e.arena_bytes) s += fmt::format("{} pymalloc arenas {} ({:.0f}%)", e.gc_object_bytes ? "," : "", mib(*e.arena_bytes), e.arena_share.value_or(0) * 100);
+  if (!e.gc_object_bytes && !e.arena_bytes) s += " nothing measured";
+  return s;
+}
+
 std::string render_summary(const Census& c) {
   std::string s = fmt::format("pid {}: Python {}{}, {} objects in {} interpreter{} (generations {}/{}/{}), {} frozen; ", c.pid, c.python_version,
                               c.debug_build ? " (debug build)" : "", c.total, c.interpreters.size(), c.interpreters.size() == 1 ? "" : "s",

@@ -162,6 +162,21 @@ struct Census {
   WalkStatus walk;
 };
 
+// How much of the target's resident memory a census accounts for: the GC-tracked objects as
+// sys.getsizeof sizes them, and pymalloc's arenas (the objects up to 512 bytes, GC-tracked or
+// not, and the free space pymalloc keeps). Each share is of RSS; a figure the census does not
+// have is nullopt. The rest of RSS is memory outside Python's objects: malloc'd buffers of C
+// extensions, big objects' malloc'd parts, the interpreter's code and data, thread stacks.
+struct MemoryExplained {
+  std::optional<std::uint64_t> rss_bytes;
+  std::optional<std::uint64_t> gc_object_bytes;
+  std::optional<double> gc_object_share;
+  std::optional<std::uint64_t> arena_bytes;       // pymalloc arenas held (allocated from the system)
+  std::optional<std::uint64_t> arena_block_bytes; // ... of which in blocks in use
+  std::optional<double> arena_share;
+};
+MemoryExplained explain_memory(const Census& c);
+
 enum class NameForm { short_name, qualified };
 
 struct NamedCount {

@@ -33,6 +33,11 @@ std::vector<std::string> render_gc_summary(const Census& c);
 nlohmann::json census_to_json(const Census& c, const RenderOptions& o);
 // pymalloc's figures (census.hpp: AllocatorStat), as "allocator" in the census document.
 nlohmann::json allocator_to_json(const AllocatorStat& a);
+// How much of RSS the census explains (census.hpp: MemoryExplained), as "explained".
+nlohmann::json explained_to_json(const MemoryExplained& e);
+// The same for people: pymalloc's line and the "explained" line of `info`, empty when unknown.
+std::string render_allocator_line(const AllocatorStat& a);
+std::string render_explained_line(const MemoryExplained& e);
 std::string render_json(const Census& c, const RenderOptions& o, bool pretty);
 
 }  // namespace objspy
