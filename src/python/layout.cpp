@@ -321,6 +321,22 @@ std::vector<LayoutField> describe_layout(const Layout& l) {
   add("_gc_runtime_state.generation_stats", l.gc.stats,
       l.gc_stats_from_debug_offsets ? "_Py_DebugOffsets" : table);
   add("pymalloc pool size", l.pymalloc.pool_size, table);
+  // What sys.getsizeof reads (python/sizes.cpp) and pymalloc's state (python/allocator.cpp).
+  const SizeofLayout& z = l.sizes;
+  add("PyTypeObject.tp_basicsize", z.tp_basicsize, table);
+  add("PyTypeObject.tp_itemsize", z.tp_itemsize, table);
+  add("PyTypeObject.tp_mro", z.tp_mro, table);
+  add("PyTupleObject.ob_item", z.tuple_items, table);
+  add("PyListObject.allocated", z.list_allocated, table);
+  add("PySetObject.table", z.set_table, table);
+  add("sizeof(PyDictKeysObject)", z.keys_size, table);
+  add("sizeof(PyHeapTypeObject)", z.heap_type_size, table);
+  add("PyHeapTypeObject.ht_cached_keys", z.ht_cached_keys, table);
+  add("frame.__sizeof__ fixed part", z.frame_base, table);
+  if (z.gen_sizeof) add("generator.__sizeof__ fixed part", z.gen_base, table);
+  if (l.obmalloc.interp_state) add("PyInterpreterState.obmalloc (embedded)", *l.obmalloc.interp_state, table);
+  if (l.obmalloc.interp_state_ptr) add("PyInterpreterState.obmalloc (pointer)", *l.obmalloc.interp_state_ptr, table);
+  add("pymalloc arena size", l.obmalloc.arena_size, table);
   return f;
 }
 

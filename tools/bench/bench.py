@@ -157,7 +157,10 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--chroot", default=DEFAULT_CHROOT)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--objspy-args", default="", help="options added to every census (e.g. --no-bytes)")
     a = ap.parse_args()
+    import harness
+    harness.EXTRA[:] = a.objspy_args.split()
     objspy = os.path.join(a.build, "objspy")
     floor = os.path.join(a.build, "tools", "bench", "objspy-bench-floor")
     for exe in (objspy, floor):

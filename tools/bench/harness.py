@@ -133,10 +133,14 @@ def run_measured(argv, timeout=120.0):
     return p.returncode, wall, (ru.ru_utime + ru.ru_stime) * 1000, ru.ru_maxrss, b"".join(chunks)
 
 
+# Options added to every census of a run (bench.py --objspy-args, e.g. "--no-bytes").
+EXTRA = []
+
+
 def census(objspy, pid, pause=False, extra=()):
     """One `objspy dump` of pid: (exit code, parsed JSON or None, wall ms, CPU ms, peak RSS KiB).
     Exit 8 (incomplete) still prints the partial census."""
-    argv = [objspy, "dump", "--pid", str(pid), "--format", "ndjson", "--limit", "1", "-q"] + (["--pause"] if pause else []) + list(extra)
+    argv = [objspy, "dump", "--pid", str(pid), "--format", "ndjson", "--limit", "1", "-q"] + (["--pause"] if pause else []) + EXTRA + list(extra)
     rc, wall, cpu, rss, out = run_measured(argv)
     j = None
     if out.strip():
