@@ -1,6 +1,7 @@
 #include "objspy/process/scattered.hpp"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 namespace objspy {
@@ -12,7 +13,10 @@ Status read_scattered(MemoryReader& mem, std::span<const std::uint64_t> addrs, s
     std::size_t first = 0, last = 0;  // addrs[first, last)
   };
   const std::size_t n = addrs.size();
-  std::vector<std::byte> buf;
+  // Not zero-filled: every byte handed out was read (a batch of 8 MiB zeroed first costs as
+  // much as reading it).
+  std::unique_ptr<std::byte[]> buf;
+  std::size_t buf_size = 0;
   std::vector<Piece> pieces;
   std::vector<ReadRequest> reqs;
   std::vector<std::byte> one(len);
@@ -31,11 +35,14 @@ Status read_scattered(MemoryReader& mem, std::span<const std::uint64_t> addrs, s
       bytes += p.end - p.start;
       pieces.push_back(p);
     }
-    buf.resize(bytes);
+    if (bytes > buf_size) {
+      buf.reset(new std::byte[bytes]);
+      buf_size = bytes;
+    }
     reqs.clear();
     std::size_t off = 0;
     for (const Piece& p : pieces) {
-      reqs.push_back({RemoteAddr(p.start), std::span<std::byte>(buf.data() + off, p.end - p.start)});
+      reqs.push_back({RemoteAddr(p.start), std::span<std::byte>(buf.get() + off, p.end - p.start)});
       off += p.end - p.start;
     }
     OBJSPY_TRY(mem.read_batch(reqs));
@@ -43,7 +50,7 @@ Status read_scattered(MemoryReader& mem, std::span<const std::uint64_t> addrs, s
     for (std::size_t q = 0; q < pieces.size(); ++q) {
       const Piece& p = pieces[q];
       if (reqs[q].ok) {
-        for (std::size_t j = p.first; j < p.last; ++j) each(j, buf.data() + off + (addrs[j] - p.start));
+        for (std::size_t j = p.first; j < p.last; ++j) each(j, buf.get() + off + (addrs[j] - p.start));
       } else {
         // Part of the piece is not mapped (an arena freed, a hole read through): each alone.
         for (std::size_t j = p.first; j < p.last; ++j) {

@@ -1,6 +1,7 @@
 #include "objspy/python/debug_offsets.hpp"
 
 #include <cstring>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -21,16 +22,22 @@ struct BlockShape {
   std::size_t gc_size, gc_collecting;
   std::size_t list_size, list_ob_item, list_ob_size;
   std::size_t gc_generation_stats_size, gc_generation_stats;  // 0: not in this version's block
+  std::size_t tuple_size, tuple_ob_item;                      // 3.13+
+  std::size_t set_size, set_table, set_mask;                  // 3.14+ (0: not published)
+  std::size_t tp_basicsize, heap_type_size, ht_cached_keys;   // 3.15+
 };
 
 // list_object: 3.13 at 424, 3.14 at 472, 3.15 at 568; gc.generation_stats_size and
 // gc.generation_stats exist from 3.15 (776, 784).
+// tuple_object at 400 / 448 / 544; set_object at 496 (3.14) / 592 (3.15: table 608, mask 616);
+// type_object.tp_basicsize at 512 and heap_type_object at 528 (3.15) (gdb `ptype /o struct
+// _Py_DebugOffsets` of sid's 3.13.18, 3.14.10, 3.15.2).
 constexpr BlockShape kShape313{584, 24, 40, 48, 64, 80, 96, 352, 360, 368, 376, 392, 536, 544, 552, 560, 448, 456, 464, 568, 576,
-                               424, 432, 440, 0, 0};
+                               424, 432, 440, 0, 0, 400, 408, 0, 0, 0, 0, 0, 0};
 constexpr BlockShape kShape314{760, 24, 40, 48, 64, 88, 104, 400, 408, 416, 424, 440, 616, 624, 632, 640, 528, 536, 544, 648, 656,
-                               472, 480, 488, 0, 0};
+                               472, 480, 488, 0, 0, 448, 456, 496, 512, 520, 0, 0, 0};
 constexpr BlockShape kShape315{888, 24, 40, 48, 64, 88, 104, 464, 472, 480, 488, 504, 712, 720, 728, 736, 624, 632, 640, 752, 760,
-                               568, 576, 584, 776, 784};
+                               568, 576, 584, 776, 784, 544, 552, 592, 608, 616, 512, 528, 536};
 
 const BlockShape* shape_for(int minor) {
   switch (minor) {
@@ -93,6 +100,18 @@ Result<DebugOffsets> parse_debug_offsets(std::span<const std::byte> block, int m
     d.gc_generation_stats_size = at(s->gc_generation_stats_size);
     d.gc_generation_stats = at(s->gc_generation_stats);
   }
+  d.tuple_size = at(s->tuple_size);
+  d.tuple_ob_item = at(s->tuple_ob_item);
+  if (s->set_size) {
+    d.set_size = at(s->set_size);
+    d.set_table = at(s->set_table);
+    d.set_mask = at(s->set_mask);
+  }
+  if (s->tp_basicsize) {
+    d.tp_basicsize = at(s->tp_basicsize);
+    d.heap_type_size = at(s->heap_type_size);
+    d.ht_cached_keys = at(s->ht_cached_keys);
+  }
 
   auto bad = [](std::string_view what, std::uint64_t v) {
     return make_error(Errc::corrupt_target, fmt::format("the target's _Py_DebugOffsets are invalid: {} = {:#x}", what, v));
@@ -129,6 +148,24 @@ Result<DebugOffsets> parse_debug_offsets(std::span<const std::byte> block, int m
       {"list_object.ob_size", d.list_ob_size, 8, &li},
   };
   for (const Field& f : fields)
+    if (f.off > f.in->size || f.width > f.in->size - f.off) return bad(f.name, f.off);
+  // The sizing fields: each inside its object (what is published is checked like the rest).
+  const Section tu{"tuple_object.size", d.tuple_size, kMaxObject};
+  if (tu.size == 0 || tu.size > tu.max) return bad(tu.name, tu.size);
+  std::vector<Field> more{{"tuple_object.ob_item", d.tuple_ob_item, 0, &tu}};
+  const Section se{"set_object.size", d.set_size, kMaxObject};
+  if (s->set_size) {
+    if (se.size == 0 || se.size > se.max) return bad(se.name, se.size);
+    more.push_back({"set_object.table", d.set_table, 8, &se});
+    more.push_back({"set_object.mask", d.set_mask, 8, &se});
+  }
+  const Section ht{"heap_type_object.size", d.heap_type_size, kMaxObject};
+  if (s->tp_basicsize) {
+    if (ht.size == 0 || ht.size > ht.max) return bad(ht.name, ht.size);
+    more.push_back({"type_object.tp_basicsize", d.tp_basicsize, 8, &ty});
+    more.push_back({"heap_type_object.ht_cached_keys", d.ht_cached_keys, 8, &ht});
+  }
+  for (const Field& f : more)
     if (f.off > f.in->size || f.width > f.in->size - f.off) return bad(f.name, f.off);
   if (s->gc_generation_stats) {
     const Section st{"gc.generation_stats_size", d.gc_generation_stats_size, kMaxGcStats};

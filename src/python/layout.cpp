@@ -255,6 +255,18 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
   if (d.list_ob_size != l.ob_size)
     return make_error(Errc::corrupt_target, fmt::format("unexpected list layout in _Py_DebugOffsets (ob_size at {})", d.list_ob_size));
   l.list.ob_item = d.list_ob_item;
+  // What sys.getsizeof reads, where the target publishes it (python/sizes.cpp).
+  l.sizes.tuple_items = d.tuple_ob_item;
+  if (d.set_size) {
+    l.sizes.set_table = d.set_table;
+    l.sizes.set_mask = d.set_mask;
+  }
+  if (d.heap_type_size) {
+    l.sizes.tp_basicsize = d.tp_basicsize;
+    l.sizes.heap_type_size = d.heap_type_size;
+    l.sizes.ht_cached_keys = d.ht_cached_keys;
+  }
+  l.sizes_from_debug_offsets = d.set_size ? (d.heap_type_size ? 3 : 2) : 1;
   // The GC state's size tells the incremental (240) and reverted (264) 3.14 layouts apart
   // even where the micro version would not.
   if (l.version.minor == 14 && (d.gc_size == 240 || d.gc_size == 264)) {
@@ -323,15 +335,18 @@ std::vector<LayoutField> describe_layout(const Layout& l) {
   add("pymalloc pool size", l.pymalloc.pool_size, table);
   // What sys.getsizeof reads (python/sizes.cpp) and pymalloc's state (python/allocator.cpp).
   const SizeofLayout& z = l.sizes;
-  add("PyTypeObject.tp_basicsize", z.tp_basicsize, table);
+  // 1: tuple items from the target (3.13+); 2: and the set's table (3.14+); 3: and the type's (3.15+).
+  auto from = [&](int level) { return l.sizes_from_debug_offsets >= level ? std::string("_Py_DebugOffsets") : table; };
+  add("PyTypeObject.tp_basicsize", z.tp_basicsize, from(3));
   add("PyTypeObject.tp_itemsize", z.tp_itemsize, table);
   add("PyTypeObject.tp_mro", z.tp_mro, table);
-  add("PyTupleObject.ob_item", z.tuple_items, table);
+  add("PyTupleObject.ob_item", z.tuple_items, from(1));
   add("PyListObject.allocated", z.list_allocated, table);
-  add("PySetObject.table", z.set_table, table);
+  add("PySetObject.table", z.set_table, from(2));
+  add("PySetObject.mask", z.set_mask, from(2));
   add("sizeof(PyDictKeysObject)", z.keys_size, table);
-  add("sizeof(PyHeapTypeObject)", z.heap_type_size, table);
-  add("PyHeapTypeObject.ht_cached_keys", z.ht_cached_keys, table);
+  add("sizeof(PyHeapTypeObject)", z.heap_type_size, from(3));
+  add("PyHeapTypeObject.ht_cached_keys", z.ht_cached_keys, from(3));
   add("frame.__sizeof__ fixed part", z.frame_base, table);
   if (z.gen_sizeof) add("generator.__sizeof__ fixed part", z.gen_base, table);
   if (l.obmalloc.interp_state) add("PyInterpreterState.obmalloc (embedded)", *l.obmalloc.interp_state, table);

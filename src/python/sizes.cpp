@@ -189,10 +189,11 @@ Result<const TypeSizing*> SizeMeter::sizing(std::uint64_t type) {
   if (std::uint32_t i = type ? index_.find(type) : FlatMap::kNone; i != FlatMap::kNone) return &sizings_[i];
   if (sizings_.size() >= lim_.max_types) {
     // Past the bound: a fresh classification each time would cost a read per object.
-    static const TypeSizing kUnknown{SizeKind::fixed, 0, 0, 16, 0, true};
+    static const TypeSizing kUnknown{0, SizeKind::fixed, 0, 0, 16, 0, true};
     return &kUnknown;
   }
   TypeSizing s;
+  s.type = type;
   OBJSPY_TRY(classify(type, s));
   index_.put(type, static_cast<std::uint32_t>(sizings_.size()));
   sizings_.push_back(s);
@@ -278,19 +279,23 @@ Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords*
       return {};
     }
   }
-  if (deferred_.size() >= lim_.max_deferred) {
+  if (deferred_.size() + dicts_.size() >= lim_.max_deferred) {
     ++unmeasured_;
     into.add_bytes(type, s->base());
     return {};
   }
-  Deferred d{obj, type, 0, 0, s->kind, frozen, false, false};
   if (words && s->kind == SizeKind::dict) {
-    d.have_words = true;
-    d.keys = words->w32;
-    d.has_values = words->w40 != 0;
+    dicts_.push_back({words->w32, index_.find(type), frozen, words->w40 != 0});
+    return {};
   }
-  deferred_.push_back(d);
+  deferred_.push_back(Deferred{obj, type, 0, 0, s->kind, frozen, false, false});
   return {};
+}
+
+void SizeMeter::count_unmeasured(const DictRef& d) {
+  ++unmeasured_;
+  const TypeSizing& s = sizings_[d.sizing];
+  (d.frozen ? *frozen_ : *live_).add_bytes(s.type, s.base());
 }
 
 void SizeMeter::count_unmeasured(const Deferred& d) {
@@ -316,11 +321,9 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
   deferred_.clear();
   auto expired = [&] { return budget && budget->expired(); };
   // Bodies not read with the header: read now, grouped by kind (one length each).
-  std::vector<Deferred> dicts;
-  std::vector<Deferred> bodies;
-  for (Deferred& d : items) (d.kind == SizeKind::dict && d.have_words ? dicts : bodies).push_back(d);
-  items.clear();
-  items.shrink_to_fit();
+  std::vector<DictRef> dicts = std::move(dicts_);
+  dicts_.clear();
+  std::vector<Deferred> bodies = std::move(items);
   std::sort(bodies.begin(), bodies.end(), [](const Deferred& a, const Deferred& b) { return a.kind != b.kind ? a.kind < b.kind : a.obj < b.obj; });
   std::vector<std::uint64_t> addrs;
   for (std::size_t b = 0; b < bodies.size();) {
@@ -353,16 +356,14 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
           return;
         }
         case SizeKind::dict: case SizeKind::odict: {
-          d.keys = word(l_.dict_keys);
-          d.has_values = word(l_.dict_values) != 0;
-          d.have_words = true;
           if (kind == SizeKind::odict) {
+            // OrderedDict's own part now (its node table and nodes); the dict's with the rest.
             const SizeofLayout& z = l_.sizes;
             std::uint64_t fast = word(z.odict_fast_nodes_size), used = word(z.dict_used);
             if (fast >= kHuge / 8 || used >= kHuge / 64) { count_unmeasured(d); return; }
-            d.extra = 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0);
+            into(d).add_bytes(d.type, 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0));
           }
-          dicts.push_back(d);
+          dicts.push_back({word(l_.dict_keys), index_.find(d.type), d.frozen, word(l_.dict_values) != 0});
           return;
         }
         case SizeKind::str_sub: {
@@ -439,22 +440,22 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
   return size_dicts(dicts, expired());
 }
 
-Status SizeMeter::size_dicts(std::vector<Deferred>& dicts, bool expired) {
+Status SizeMeter::size_dicts(std::vector<DictRef>& dicts, bool expired) {
   if (expired) {
-    for (const Deferred& d : dicts) count_unmeasured(d);
+    for (const DictRef& d : dicts) count_unmeasured(d);
     return {};
   }
   // By key table: neighbours read together, shared tables read once.
-  std::sort(dicts.begin(), dicts.end(), [](const Deferred& a, const Deferred& b) { return a.keys < b.keys; });
+  std::sort(dicts.begin(), dicts.end(), [](const DictRef& a, const DictRef& b) { return a.keys < b.keys; });
   std::vector<std::uint64_t> addrs;
   addrs.reserve(dicts.size());
-  for (const Deferred& d : dicts) addrs.push_back(d.keys);
+  for (const DictRef& d : dicts) addrs.push_back(d.keys);
   const std::size_t len = 32;
   return read_scattered(bulk_, addrs, len, [&](std::size_t k, const std::byte* p) {
-    const Deferred& d = dicts[k];
+    const DictRef& d = dicts[k];
     if (!p || !d.keys) { count_unmeasured(d); return; }
-    const TypeSizing& s = sizings_[index_.find(d.type)];
-    std::uint64_t size = s.base() + d.extra;
+    const TypeSizing& s = sizings_[d.sizing];
+    std::uint64_t size = s.base();
     if (d.has_values) {
       auto v = values_bytes(p);
       if (!v) { count_unmeasured(d); return; }
@@ -465,7 +466,7 @@ Status SizeMeter::size_dicts(std::vector<Deferred>& dicts, bool expired) {
       if (!kb) { count_unmeasured(d); return; }
       size += *kb;
     }
-    into(d).add_bytes(d.type, size);
+    (d.frozen ? *frozen_ : *live_).add_bytes(s.type, size);
   });
 }
 

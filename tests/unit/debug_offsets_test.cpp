@@ -23,6 +23,8 @@ std::vector<std::byte> block314() {
   put(528, 48); put(536, 32); put(544, 40);
   put(648, 264); put(656, 192);
   put(472, 40); put(480, 24); put(488, 16);  // list_object
+  put(448, 40); put(456, 32);                // tuple_object
+  put(496, 200); put(512, 40); put(520, 32); // set_object: size, table, mask
   return b;
 }
 
@@ -38,6 +40,9 @@ std::vector<std::byte> block315() {
   put(752, 176); put(760, 112);
   put(568, 40); put(576, 24); put(584, 16);
   put(776, 1120); put(784, 104);  // gc.generation_stats_size, gc.generation_stats
+  put(544, 40); put(552, 32);                 // tuple_object
+  put(592, 200); put(608, 40); put(616, 32);  // set_object
+  put(512, 32); put(528, 944); put(536, 888); // type_object.tp_basicsize, heap_type_object
   return b;
 }
 
@@ -168,4 +173,25 @@ TEST_CASE("describe_layout names where each field came from: the table alone, or
   CHECK(source_of(fields, "_gc_runtime_state.collecting") == "built-in table, checked against _Py_DebugOffsets");
   for (const auto& f : fields)
     if (f.name == "PyListObject.ob_item") CHECK(f.value == l->list.ob_item);
+}
+
+TEST_CASE("3.15: what sys.getsizeof reads comes from the block where the target publishes it, and a lie about it is refused") {
+  auto b = block315();
+  put(b, 528, 1000);  // a heap type that says it is 1000 bytes
+  put(b, 536, 900);   // with its cached keys at 900
+  put(b, 552, 40);    // tuple items at 40
+  auto d = objspy::parse_debug_offsets(b, 15);
+  REQUIRE(d.ok());
+  auto l = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 15, 2}), *d);
+  REQUIRE(l.ok());
+  CHECK(l->sizes.heap_type_size == 1000);
+  CHECK(l->sizes.ht_cached_keys == 900);
+  CHECK(l->sizes.tuple_items == 40);
+  CHECK(l->sizes.set_table == 40);
+  bool named = false;
+  for (const auto& f : objspy::describe_layout(*l))
+    if (f.name == "sizeof(PyHeapTypeObject)") named = f.source == "_Py_DebugOffsets" && f.value == 1000;
+  CHECK(named);
+  put(b, 536, 996);  // the cached keys past the end of the object
+  CHECK_FALSE(objspy::parse_debug_offsets(b, 15).ok());
 }

@@ -22,6 +22,12 @@ struct DebugOffsets {
   std::uint64_t list_size = 0, list_ob_item = 0, list_ob_size = 0;
   // 3.15+ (0 before): where the pointer to struct gc_stats is in the GC state, and its size.
   std::uint64_t gc_generation_stats = 0, gc_generation_stats_size = 0;
+  // What sys.getsizeof reads, where published (0: not in this version's block): tuple items
+  // (3.13+), set table and mask (3.14+), tp_basicsize and the heap type's size and cached keys
+  // (3.15+).
+  std::uint64_t tuple_size = 0, tuple_ob_item = 0;
+  std::uint64_t set_size = 0, set_table = 0, set_mask = 0;
+  std::uint64_t tp_basicsize = 0, heap_type_size = 0, ht_cached_keys = 0;
 };
 
 inline constexpr char kDebugCookie[8] = {'x', 'd', 'e', 'b', 'u', 'g', 'p', 'y'};

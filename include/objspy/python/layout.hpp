@@ -163,6 +163,9 @@ struct Layout {
   std::string source;  // where the offsets came from, for --verbose
   bool from_debug_offsets = false;  // apply_debug_offsets overlaid the target's own offsets
   bool gc_stats_from_debug_offsets = false;  // 3.15+: the statistics pointer's offset too
+  // How much of `sizes` the target published: 0 none; 1 tuple items (3.13+); 2 and the set's
+  // table and mask (3.14+); 3 and tp_basicsize, the heap type's size and cached keys (3.15+).
+  int sizes_from_debug_offsets = 0;
 
   // _PyRuntimeState
   std::uint64_t rt_interpreters_head = 0;

@@ -29,6 +29,7 @@ enum class SizeKind : std::uint8_t {
 };
 
 struct TypeSizing {
+  std::uint64_t type = 0;
   SizeKind kind = SizeKind::fixed;
   std::uint64_t basicsize = 0, itemsize = 0;
   std::uint64_t pre = 0;     // what getsizeof adds to __sizeof__: PyGC_Head and the pre-header
@@ -89,7 +90,15 @@ class SizeMeter {
   };
   Result<std::uint8_t> own_sizeof(std::uint64_t t);  // 0 none, 1 + kind, kEstimate, kObject
   Status classify(std::uint64_t type, TypeSizing& out);
-  Status size_dicts(std::vector<Deferred>& dicts, bool expired);
+  // A dict whose words were read: its key table still to read. 16 bytes: a heap holds
+  // hundreds of thousands of dicts.
+  struct DictRef {
+    std::uint64_t keys;
+    std::uint32_t sizing;  // index in sizings_
+    bool frozen, has_values;
+  };
+  Status size_dicts(std::vector<DictRef>& dicts, bool expired);
+  void count_unmeasured(const DictRef& d);
   Status size_direct(Deferred& d);
   Result<std::optional<std::uint64_t>> code_slots(std::uint64_t code);
   std::optional<std::uint64_t> keys_bytes(const std::byte* k) const;     // _PyDict_KeysSize
@@ -108,6 +117,7 @@ class SizeMeter {
   FlatMap own_;                      // type -> own_sizeof() answer
   FlatMap code_slots_;               // code object -> slots + 1 (0: unreadable)
   std::vector<Deferred> deferred_;
+  std::vector<DictRef> dicts_;
   std::uint64_t unmeasured_ = 0;
   std::size_t direct_ = 0;
 };
