@@ -200,7 +200,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
   std::optional<SizeMeter> meter;
   SizeLimits size_limits;
   size_limits.max_types = lim.max_types;
-  if (measure_bytes) meter.emplace(mem, layout, size_limits, &fresh);
+  if (measure_bytes) meter.emplace(mem, layout, size_limits, &fresh, &budget);
   bool walked = method == CensusMethod::walk || !map;
   if (!walked) {
     OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(fresh, fresh, *map, layout, interps, validator, {}, &mem != &fresh ? &mem : nullptr, &budget,
@@ -224,7 +224,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
     }
   }
   if (walked) {
-    if (meter) meter.emplace(mem, layout, size_limits, &fresh);
+    if (meter) meter.emplace(mem, layout, size_limits, &fresh, &budget);
     OBJSPY_TRY(count_by_walk(c, mem, map, layout, interps, validator, counts, frozen, budget, meter ? &*meter : nullptr));
   }
   if (meter) {

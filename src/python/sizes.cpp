@@ -88,7 +88,7 @@ std::size_t body_length(SizeKind k, const Layout& l) {
 
 bool SizeMeter::estimated(std::uint64_t type) const {
   std::uint32_t i = type ? index_.find(type) : FlatMap::kNone;
-  return i != FlatMap::kNone && sizings_[i].estimate;
+  return i == FlatMap::kNone ? unclassified_ : sizings_[i].estimate;
 }
 
 // What the dict of type `t` says about __sizeof__: the formula it names, none, or one objspy
@@ -187,9 +187,10 @@ Status SizeMeter::classify(std::uint64_t type, TypeSizing& s) {
 
 Result<const TypeSizing*> SizeMeter::sizing(std::uint64_t type) {
   if (std::uint32_t i = type ? index_.find(type) : FlatMap::kNone; i != FlatMap::kNone) return &sizings_[i];
-  if (sizings_.size() >= lim_.max_types) {
-    // Past the bound: a fresh classification each time would cost a read per object.
+  if (sizings_.size() >= lim_.max_types || (budget_ && budget_->expired())) {
+    // Past the bound or the deadline: a fresh classification each time would cost reads per object.
     static const TypeSizing kUnknown{0, SizeKind::fixed, 0, 0, 16, 0, true};
+    unclassified_ = true;
     return &kUnknown;
   }
   TypeSizing s;

@@ -54,8 +54,10 @@ class SizeMeter {
  public:
   // `mem` answers the reads of types and code objects (a cache); `bulk` (default `mem`) the
   // grouped reads of many objects' words and dict key tables (the target directly).
-  SizeMeter(MemoryReader& mem, const Layout& l, SizeLimits lim = {}, MemoryReader* bulk = nullptr)
-      : mem_(mem), bulk_(bulk ? *bulk : mem), l_(l), lim_(lim) {}
+  // `budget` (optional): past its counting deadline no more types are classified (their
+  // objects are sized as object.__sizeof__ would, marked estimated).
+  SizeMeter(MemoryReader& mem, const Layout& l, SizeLimits lim = {}, MemoryReader* bulk = nullptr, CensusBudget* budget = nullptr)
+      : mem_(mem), bulk_(bulk ? *bulk : mem), l_(l), lim_(lim), budget_(budget) {}
 
   // How objects of `type` (a validated type) are sized; cached. Err only for conditions that
   // end the census; a type that cannot be read is sized as object.__sizeof__, estimated.
@@ -112,6 +114,7 @@ class SizeMeter {
   MemoryReader& bulk_;
   const Layout& l_;
   SizeLimits lim_;
+  CensusBudget* budget_;
   FlatMap index_;                    // type -> sizings_ index
   std::vector<TypeSizing> sizings_;
   FlatMap own_;                      // type -> own_sizeof() answer
@@ -119,6 +122,7 @@ class SizeMeter {
   std::vector<Deferred> deferred_;
   std::vector<DictRef> dicts_;
   std::uint64_t unmeasured_ = 0;
+  bool unclassified_ = false;  // types were left unclassified (a bound or the deadline)
   std::size_t direct_ = 0;
 };
 
