@@ -58,6 +58,7 @@ std::optional<SizeKind> builtin_kind(std::string_view name, const SizeofLayout& 
       {"_io.BufferedWriter", SizeKind::buffered},
       {"_io.BufferedRandom", SizeKind::buffered},
       {"array.array", SizeKind::array},
+      {"_struct.Struct", SizeKind::struct_format},
   };
   for (const Entry& e : kTable) {
     if (e.name != name) continue;
@@ -79,6 +80,7 @@ std::size_t body_length(SizeKind k, const Layout& l) {
     case SizeKind::bytesio: return z.bytesio_buf + 8;
     case SizeKind::buffered: return z.buffered_buffer_size + 8;
     case SizeKind::bytearray_sub: return z.bytearray_alloc + 8;
+    case SizeKind::struct_format: return z.struct_codes + 8;
     case SizeKind::type: return z.ht_cached_keys + 8 - l.tp_flags;
     default: return 48;
   }
@@ -420,6 +422,7 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
           d.keys = kind == SizeKind::frame ? word(l_.sizes.frame_code)
                  : kind == SizeKind::gen ? (word(l_.sizes.gen_code) & l_.sizes.code_ptr_mask)
                  : kind == SizeKind::bytesio ? word(l_.sizes.bytesio_buf)
+                 : kind == SizeKind::struct_format ? word(l_.sizes.struct_codes)
                  : kind == SizeKind::type ? word(l_.sizes.ht_cached_keys) : 0;
           d.extra = kind == SizeKind::type ? word(l_.tp_flags) : 0;
           later[k] = 1;
@@ -564,6 +567,22 @@ Status SizeMeter::size_direct(Deferred& d) {
         if ((b[0] & 0xFFFFFFFFULL) == 1) size += z.bytes_header + b[2];
       }
       into(d).add_bytes(d.type, size);
+      return {};
+    }
+    case SizeKind::struct_format: {
+      // Count the format codes up to the one whose fmtdef is NULL, 64 at a time, bounded.
+      constexpr std::size_t kChunk = 64, kMaxCodes = 1 << 16;
+      std::vector<std::byte> buf(kChunk * z.formatcode_size);
+      std::uint64_t n = 0;
+      bool ended = false;
+      while (!ended && n < kMaxCodes && d.keys) {
+        auto st = mem_.read(RemoteAddr(d.keys + n * z.formatcode_size), buf);
+        if (!st.ok()) return soft(st.error());
+        for (std::size_t k = 0; k < kChunk; ++k, ++n)
+          if (load64(buf.data() + k * z.formatcode_size) == 0) { ended = true; break; }
+      }
+      if (!ended) { count_unmeasured(d); return {}; }
+      into(d).add_bytes(d.type, s.base() + z.formatcode_size * (n + 1));
       return {};
     }
     case SizeKind::array: {

@@ -82,6 +82,9 @@ TEST_CASE("bytes per type equal the target's own sum of sys.getsizeof, by both m
         REQUIRE(got.count(name));
         CHECK_FALSE(got.at(name).estimated);
       }
+      // Not GC-tracked before 3.10; when it is, its formula is known.
+      for (const char* name : {"array.array", "_struct.Struct"})
+        if (got.count(name)) CHECK_MESSAGE(!got.at(name).estimated, name);
       CHECK(compared >= 40);
       REQUIRE(got.count("__main__.WithSizeof"));
       CHECK(got.at("__main__.WithSizeof").estimated);

@@ -15,6 +15,7 @@ import enum
 import gc
 import io
 import os
+import struct
 import sys
 import warnings
 
@@ -169,6 +170,7 @@ keep += [shared, shared.getvalue()]  # a shared buffer is not charged
 keep.append(open(os.devnull, "rb"))
 keep.append(open(os.devnull, "wb"))
 keep += [array.array(c, range(50)) for c in "bBhHiIlLqQfd"]
+keep += [struct.Struct(f) for f in ("i", "3i", "5p2x", "P" * 30, "<" + "q" * 200)]  # GC from 3.10
 keep.append({"nested": {"deep": [{"x": ("y", [1])}]}})
 if ESTIMATED:
     keep += [WithSizeof() for _ in range(3)]

@@ -144,6 +144,9 @@ struct SizeofLayout {
   std::uint64_t bytesio_buf = 16;                // _io.BytesIO buf (a bytes object)
   std::uint64_t buffered_buffer = 56, buffered_buffer_size = 120;  // _io.Buffered*
   std::uint64_t array_allocated = 32, array_descr = 40, descr_itemsize = 4;  // array.array
+  // _struct.Struct: bs + sizeof(formatcode) * (codes + 1); s_codes at 32, formatcode 32 bytes
+  // whose fmtdef (+0) is NULL at the end (3.8-3.15).
+  std::uint64_t struct_codes = 32, formatcode_size = 32;
 };
 
 // pymalloc's bookkeeping (Objects/obmalloc.c; cpython-internals.md §7). 3.8-3.11: file-static

@@ -25,7 +25,7 @@ namespace objspy {
 enum class SizeKind : std::uint8_t {
   fixed,     // object.__sizeof__ of a type without items: tp_basicsize
   var,       // object.__sizeof__ with items: tp_basicsize + ob_size * tp_itemsize
-  list, set, deque, int_sub, dict, odict, type, frame, gen, str_sub, bytearray_sub, bytesio, buffered, array,
+  list, set, deque, int_sub, dict, odict, type, frame, gen, str_sub, bytearray_sub, bytesio, buffered, array, struct_format,
 };
 
 struct TypeSizing {
