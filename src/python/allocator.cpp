@@ -116,6 +116,10 @@ Result<AllocatorStat> read_allocator(MemoryReader& mem, const Layout& l, const P
     }
     // A table entry that is no arena (torn by a concurrent allocation): its pools are not read.
     if (pool_address < base || pool_address - base > pools_per_arena * pm.pool_size) continue;
+    if (pools.size() + pools_per_arena > lim.max_pools) {
+      if (a.note.empty()) a.note = fmt::format("more than {} pools: the pools of the rest of the arenas were not read", lim.max_pools);
+      continue;
+    }
     const auto index = static_cast<std::uint32_t>(used_bytes.size());
     used_bytes.push_back(0);
     for (std::uint64_t p = base; p < pool_address; p += pm.pool_size) pools.push_back({p, index});

@@ -12,6 +12,7 @@ namespace objspy {
 
 struct AllocatorLimits {
   std::uint64_t max_arenas = 1u << 17;  // arena slots examined (128 GiB of 1 MiB arenas)
+  std::uint64_t max_pools = 1u << 21;   // pool headers read (32 GiB of 16 KiB pools)
 };
 
 // The allocator of the main interpreter (`main_interp`), from its 3.12+ state in the
