@@ -149,24 +149,18 @@ Result<DebugOffsets> parse_debug_offsets(std::span<const std::byte> block, int m
   };
   for (const Field& f : fields)
     if (f.off > f.in->size || f.width > f.in->size - f.off) return bad(f.name, f.off);
-  // The sizing fields: each inside its object (what is published is checked like the rest).
-  const Section tu{"tuple_object.size", d.tuple_size, kMaxObject};
-  if (tu.size == 0 || tu.size > tu.max) return bad(tu.name, tu.size);
-  std::vector<Field> more{{"tuple_object.ob_item", d.tuple_ob_item, 0, &tu}};
-  const Section se{"set_object.size", d.set_size, kMaxObject};
-  if (s->set_size) {
-    if (se.size == 0 || se.size > se.max) return bad(se.name, se.size);
-    more.push_back({"set_object.table", d.set_table, 8, &se});
-    more.push_back({"set_object.mask", d.set_mask, 8, &se});
-  }
-  const Section ht{"heap_type_object.size", d.heap_type_size, kMaxObject};
-  if (s->tp_basicsize) {
-    if (ht.size == 0 || ht.size > ht.max) return bad(ht.name, ht.size);
-    more.push_back({"type_object.tp_basicsize", d.tp_basicsize, 8, &ty});
-    more.push_back({"heap_type_object.ht_cached_keys", d.ht_cached_keys, 8, &ht});
-  }
-  for (const Field& f : more)
-    if (f.off > f.in->size || f.width > f.in->size - f.off) return bad(f.name, f.off);
+  // The sizing fields are optional: sizes only, not the census, depend on them. A section
+  // that is missing or inconsistent is dropped (size 0: the table's values stay), with the
+  // sections after it.
+  auto inside = [](std::uint64_t size, std::uint64_t off, std::uint64_t width) {
+    return size != 0 && size <= kMaxObject && off <= size && width <= size - off;
+  };
+  bool ok = inside(d.tuple_size, d.tuple_ob_item, 0);
+  if (!ok) d.tuple_size = 0;
+  ok = ok && inside(d.set_size, d.set_table, 8) && inside(d.set_size, d.set_mask, 8);
+  if (!ok) d.set_size = 0;
+  ok = ok && inside(d.heap_type_size, d.ht_cached_keys, 8) && inside(d.type_size, d.tp_basicsize, 8);
+  if (!ok) d.heap_type_size = 0;
   if (s->gc_generation_stats) {
     const Section st{"gc.generation_stats_size", d.gc_generation_stats_size, kMaxGcStats};
     if (st.size == 0 || st.size > st.max) return bad(st.name, st.size);

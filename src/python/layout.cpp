@@ -255,18 +255,24 @@ Result<Layout> apply_debug_offsets(Layout l, const DebugOffsets& d) {
   if (d.list_ob_size != l.ob_size)
     return make_error(Errc::corrupt_target, fmt::format("unexpected list layout in _Py_DebugOffsets (ob_size at {})", d.list_ob_size));
   l.list.ob_item = d.list_ob_item;
-  // What sys.getsizeof reads, where the target publishes it (python/sizes.cpp).
-  l.sizes.tuple_items = d.tuple_ob_item;
-  if (d.set_size) {
-    l.sizes.set_table = d.set_table;
-    l.sizes.set_mask = d.set_mask;
+  // What sys.getsizeof reads, where the target publishes it (python/sizes.cpp). Optional: a
+  // block that leaves them out (or a section parse_debug_offsets found inconsistent) keeps
+  // the table's values; only sizes depend on them, not the census.
+  if (d.tuple_size) {
+    l.sizes.tuple_items = d.tuple_ob_item;
+    l.sizes_from_debug_offsets = 1;
+    if (d.set_size) {
+      l.sizes.set_table = d.set_table;
+      l.sizes.set_mask = d.set_mask;
+      l.sizes_from_debug_offsets = 2;
+      if (d.heap_type_size) {
+        l.sizes.tp_basicsize = d.tp_basicsize;
+        l.sizes.heap_type_size = d.heap_type_size;
+        l.sizes.ht_cached_keys = d.ht_cached_keys;
+        l.sizes_from_debug_offsets = 3;
+      }
+    }
   }
-  if (d.heap_type_size) {
-    l.sizes.tp_basicsize = d.tp_basicsize;
-    l.sizes.heap_type_size = d.heap_type_size;
-    l.sizes.ht_cached_keys = d.ht_cached_keys;
-  }
-  l.sizes_from_debug_offsets = d.set_size ? (d.heap_type_size ? 3 : 2) : 1;
   // The GC state's size tells the incremental (240) and reverted (264) 3.14 layouts apart
   // even where the micro version would not.
   if (l.version.minor == 14 && (d.gc_size == 240 || d.gc_size == 264)) {

@@ -287,11 +287,15 @@ Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords*
     into.add_bytes(type, s->base());
     return {};
   }
+  // Sized in batches: memory for a batch, not for every object of a heap that has millions.
+  live_ = frozen_ = &into;
   if (words && s->kind == SizeKind::dict) {
     dicts_.push_back({words->w32, index_.find(type), frozen, words->w40 != 0});
-    return {};
+  } else {
+    deferred_.push_back(Deferred{obj, 0, index_.find(type), s->kind, frozen});
+    if (deferred_.size() >= kBatch) OBJSPY_TRY(flush_bodies());
   }
-  deferred_.push_back(Deferred{obj, type, 0, 0, s->kind, frozen, false, false});
+  if (dicts_.size() >= kBatch) OBJSPY_TRY(flush_dicts());
   return {};
 }
 
@@ -303,16 +307,17 @@ void SizeMeter::count_unmeasured(const DictRef& d) {
 
 void SizeMeter::count_unmeasured(const Deferred& d) {
   ++unmeasured_;
-  const TypeSizing* s = nullptr;
-  if (std::uint32_t i = index_.find(d.type); i != FlatMap::kNone) s = &sizings_[i];
-  into(d).add_bytes(d.type, (s ? s->base() : 0) + d.extra);
+  const TypeSizing& s = sizings_[d.sizing];
+  into(d).add_bytes(s.type, s.base());
 }
 
 Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* budget) {
   live_ = &live;
   frozen_ = &frozen;
-  // Fixed-size types: count x size.
-  for (TypeCounter* c : {&live, &frozen}) {
+  if (budget) budget_ = budget;
+  // Fixed-size types: count x size. (Frozen objects are counted, not sized: no output shows
+  // their bytes, and a preforking server freezes everything it imported.)
+  for (TypeCounter* c : {&live}) {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> fixed;
     c->for_each([&](std::uint64_t t, std::uint64_t n) { fixed.emplace_back(t, n); });
     for (auto [t, n] : fixed) {
@@ -320,13 +325,23 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
       if (!s->per_object()) c->add_bytes(t, n * s->base());
     }
   }
-  std::vector<Deferred> items = std::move(deferred_);
-  deferred_.clear();
-  auto expired = [&] { return budget && budget->expired(); };
-  // Bodies not read with the header: read now, grouped by kind (one length each).
+  OBJSPY_TRY(flush_bodies());
+  return flush_dicts();
+}
+
+Status SizeMeter::flush_dicts() {
   std::vector<DictRef> dicts = std::move(dicts_);
   dicts_.clear();
-  std::vector<Deferred> bodies = std::move(items);
+  return size_dicts(dicts, budget_ && budget_->expired());
+}
+
+// The objects deferred so far whose words were not read with their headers: their bodies
+// read now, grouped by kind (one length each) and address. Dicts found here join dicts_.
+Status SizeMeter::flush_bodies() {
+  auto expired = [&] { return budget_ && budget_->expired(); };
+  std::vector<Deferred> bodies = std::move(deferred_);
+  deferred_.clear();
+  std::vector<DictRef>& dicts = dicts_;
   std::sort(bodies.begin(), bodies.end(), [](const Deferred& a, const Deferred& b) { return a.kind != b.kind ? a.kind < b.kind : a.obj < b.obj; });
   std::vector<std::uint64_t> addrs;
   for (std::size_t b = 0; b < bodies.size();) {
@@ -338,11 +353,23 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
       b = e;
       continue;
     }
+    // Kinds that need reads one object at a time past the body: no more bodies read than
+    // those reads may take (a million classes cost max_direct reads, not a million bodies).
+    std::size_t read_end = e;
+    if (kind == SizeKind::type || kind == SizeKind::frame || kind == SizeKind::gen || kind == SizeKind::bytesio ||
+        kind == SizeKind::array || kind == SizeKind::struct_format) {
+      const std::size_t room = lim_.max_direct > direct_planned_ ? lim_.max_direct - direct_planned_ : 0;
+      if (e - b > room) {
+        for (std::size_t k = b + room; k < e; ++k) count_unmeasured(bodies[k]);
+        read_end = b + room;
+      }
+      direct_planned_ += read_end - b;
+    }
     const std::uint64_t off = body_offset(kind, l_);
     const std::size_t len = body_length(kind, l_);
     addrs.clear();
-    for (std::size_t k = b; k < e; ++k) addrs.push_back(bodies[k].obj + off);
-    std::vector<std::uint8_t> later(e - b, 0);
+    for (std::size_t k = b; k < read_end; ++k) addrs.push_back(bodies[k].obj + off);
+    std::vector<std::uint8_t> later(read_end - b, 0);
     Status inner;
     OBJSPY_TRY(read_scattered(bulk_, addrs, len, [&](std::size_t k, const std::byte* p) {
       Deferred& d = bodies[b + k];
@@ -350,11 +377,12 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
       if (!p) { count_unmeasured(d); return; }
       const std::byte* o = p - off;  // as if read from the object's start
       auto word = [&](std::uint64_t at) { return load64(o + at); };
-      const TypeSizing& s = sizings_[index_.find(d.type)];
+      const TypeSizing& s = sizings_[d.sizing];
+      const std::uint64_t type = s.type;
       switch (kind) {
         case SizeKind::var: case SizeKind::list: case SizeKind::set: case SizeKind::deque: case SizeKind::int_sub: {
           BodyWords w{word(16), word(32), word(40)};
-          if (auto v = from_words(s, d.obj, w)) into(d).add_bytes(d.type, *v);
+          if (auto v = from_words(s, d.obj, w)) into(d).add_bytes(type, *v);
           else count_unmeasured(d);
           return;
         }
@@ -364,9 +392,9 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
             const SizeofLayout& z = l_.sizes;
             std::uint64_t fast = word(z.odict_fast_nodes_size), used = word(z.dict_used);
             if (fast >= kHuge / 8 || used >= kHuge / 64) { count_unmeasured(d); return; }
-            into(d).add_bytes(d.type, 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0));
+            into(d).add_bytes(type, 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0));
           }
-          dicts.push_back({word(l_.dict_keys), index_.find(d.type), d.frozen, word(l_.dict_values) != 0});
+          dicts.push_back({word(l_.dict_keys), d.sizing, d.frozen, word(l_.dict_values) != 0});
           return;
         }
         case SizeKind::str_sub: {
@@ -399,7 +427,7 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
               size += ulen + 1;
             }
           }
-          into(d).add_bytes(d.type, size + s.pre);
+          into(d).add_bytes(type, size + s.pre);
           return;
         }
         case SizeKind::bytearray_sub: {
@@ -407,14 +435,14 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
           std::uint64_t alloc = word(z.bytearray_alloc);
           if (alloc >= kHuge) { count_unmeasured(d); return; }
           std::uint64_t extra = z.bytearray_backed ? (alloc ? alloc + z.bytes_header : 0) : alloc;
-          into(d).add_bytes(d.type, s.base() + extra);
+          into(d).add_bytes(type, s.base() + extra);
           return;
         }
         case SizeKind::buffered: {
           const SizeofLayout& z = l_.sizes;
           std::uint64_t size = word(z.buffered_buffer_size);
           if (word(z.buffered_buffer) && size >= kHuge) { count_unmeasured(d); return; }
-          into(d).add_bytes(d.type, s.base() + (word(z.buffered_buffer) ? size : 0));
+          into(d).add_bytes(type, s.base() + (word(z.buffered_buffer) ? size : 0));
           return;
         }
         default:
@@ -424,15 +452,18 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
                  : kind == SizeKind::bytesio ? word(l_.sizes.bytesio_buf)
                  : kind == SizeKind::struct_format ? word(l_.sizes.struct_codes)
                  : kind == SizeKind::type ? word(l_.sizes.ht_cached_keys) : 0;
-          d.extra = kind == SizeKind::type ? word(l_.tp_flags) : 0;
+          if (kind == SizeKind::type && !(word(l_.tp_flags) & kTpFlagsHeapType)) {
+            // A static type is never on a GC list; sized as object.__sizeof__ would.
+            into(d).add_bytes(type, s.base());
+            return;
+          }
           later[k] = 1;
           return;
       }
     }));
-    for (std::size_t k = b; k < e; ++k) {
+    for (std::size_t k = b; k < read_end; ++k) {
       if (!later[k - b]) continue;
       if (expired() || direct_ >= lim_.max_direct) {
-        bodies[k].extra = 0;
         count_unmeasured(bodies[k]);
         continue;
       }
@@ -441,7 +472,7 @@ Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* b
     }
     b = e;
   }
-  return size_dicts(dicts, expired());
+  return {};
 }
 
 Status SizeMeter::size_dicts(std::vector<DictRef>& dicts, bool expired) {
@@ -511,10 +542,10 @@ Result<std::optional<std::uint64_t>> SizeMeter::code_slots(std::uint64_t code) {
 
 Status SizeMeter::size_direct(Deferred& d) {
   const SizeofLayout& z = l_.sizes;
-  const TypeSizing& s = sizings_[index_.find(d.type)];
+  const TypeSizing& s = sizings_[d.sizing];
+  const std::uint64_t type = s.type;
   auto soft = [&](const Error& e) -> Status {
     if (fatal(e)) return e;
-    d.extra = 0;
     count_unmeasured(d);
     return {};
   };
@@ -529,22 +560,16 @@ Status SizeMeter::size_direct(Deferred& d) {
       OBJSPY_ASSIGN(auto slots, code_slots(code));
       if (!slots) { count_unmeasured(d); return {}; }
       std::uint64_t size = l_.version.minor < 11 ? z.frame_base + (*slots - 1) * 8 : z.frame_base + *slots * 8;
-      into(d).add_bytes(d.type, size + s.pre);
+      into(d).add_bytes(type, size + s.pre);
       return {};
     }
     case SizeKind::gen: {
       OBJSPY_ASSIGN(auto slots, code_slots(d.keys));
       if (!slots) { count_unmeasured(d); return {}; }
-      into(d).add_bytes(d.type, z.gen_base + *slots * 8 + s.pre);
+      into(d).add_bytes(type, z.gen_base + *slots * 8 + s.pre);
       return {};
     }
     case SizeKind::type: {
-      const std::uint64_t flags = d.extra;
-      d.extra = 0;
-      if (!(flags & kTpFlagsHeapType)) {  // a static type is never on a GC list; as object.__sizeof__
-        into(d).add_bytes(d.type, s.base());
-        return {};
-      }
       std::uint64_t size = z.heap_type_size;
       if (d.keys) {  // ht_cached_keys: charged whatever its reference count
         std::byte k[32];
@@ -554,7 +579,7 @@ Status SizeMeter::size_direct(Deferred& d) {
         if (!kb) { count_unmeasured(d); return {}; }
         size += *kb;
       }
-      into(d).add_bytes(d.type, size + s.pre);
+      into(d).add_bytes(type, size + s.pre);
       return {};
     }
     case SizeKind::bytesio: {
@@ -566,7 +591,7 @@ Status SizeMeter::size_direct(Deferred& d) {
         if (b[2] >= kHuge) { count_unmeasured(d); return {}; }
         if ((b[0] & 0xFFFFFFFFULL) == 1) size += z.bytes_header + b[2];
       }
-      into(d).add_bytes(d.type, size);
+      into(d).add_bytes(type, size);
       return {};
     }
     case SizeKind::struct_format: {
@@ -582,7 +607,7 @@ Status SizeMeter::size_direct(Deferred& d) {
           if (load64(buf.data() + k * z.formatcode_size) == 0) { ended = true; break; }
       }
       if (!ended) { count_unmeasured(d); return {}; }
-      into(d).add_bytes(d.type, s.base() + z.formatcode_size * (n + 1));
+      into(d).add_bytes(type, s.base() + z.formatcode_size * (n + 1));
       return {};
     }
     case SizeKind::array: {
@@ -592,7 +617,7 @@ Status SizeMeter::size_direct(Deferred& d) {
       auto item = mem_.u32(RemoteAddr(w[1]) + z.descr_itemsize);
       if (!item.ok()) return soft(item.error());
       if (w[0] >= kHuge / 16 || *item > 16) { count_unmeasured(d); return {}; }
-      into(d).add_bytes(d.type, s.base() + w[0] * *item);
+      into(d).add_bytes(type, s.base() + w[0] * *item);
       return {};
     }
     default:

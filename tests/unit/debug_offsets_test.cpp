@@ -175,7 +175,7 @@ TEST_CASE("describe_layout names where each field came from: the table alone, or
     if (f.name == "PyListObject.ob_item") CHECK(f.value == l->list.ob_item);
 }
 
-TEST_CASE("3.15: what sys.getsizeof reads comes from the block where the target publishes it, and a lie about it is refused") {
+TEST_CASE("3.15: what sys.getsizeof reads comes from the block where the target publishes it; a section that lies is dropped") {
   auto b = block315();
   put(b, 528, 1000);  // a heap type that says it is 1000 bytes
   put(b, 536, 900);   // with its cached keys at 900
@@ -192,6 +192,24 @@ TEST_CASE("3.15: what sys.getsizeof reads comes from the block where the target 
   for (const auto& f : objspy::describe_layout(*l))
     if (f.name == "sizeof(PyHeapTypeObject)") named = f.source == "_Py_DebugOffsets" && f.value == 1000;
   CHECK(named);
-  put(b, 536, 996);  // the cached keys past the end of the object
-  CHECK_FALSE(objspy::parse_debug_offsets(b, 15).ok());
+  // The cached keys past the end of the object: that section is dropped, the table's values
+  // stay, the rest of the block is used.
+  put(b, 536, 996);
+  auto lie = objspy::parse_debug_offsets(b, 15);
+  REQUIRE(lie.ok());
+  CHECK(lie->heap_type_size == 0);
+  auto kept = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 15, 2}), *lie);
+  REQUIRE(kept.ok());
+  CHECK(kept->sizes.heap_type_size == 944);
+  CHECK(kept->sizes.ht_cached_keys == 888);
+  CHECK(kept->sizes.tuple_items == 40);
+  CHECK(kept->sizes_from_debug_offsets == 2);
+  // A block with none of them (tuple_object.size 0): all from the table, nothing refused.
+  put(b, 544, 0);
+  auto none = objspy::parse_debug_offsets(b, 15);
+  REQUIRE(none.ok());
+  auto table = objspy::apply_debug_offsets(*objspy::builtin_layout(objspy::PyVersion{3, 15, 2}), *none);
+  REQUIRE(table.ok());
+  CHECK(table->sizes.tuple_items == 32);
+  CHECK(table->sizes_from_debug_offsets == 0);
 }

@@ -81,14 +81,13 @@ class SizeMeter {
   std::optional<std::uint64_t> from_words(const TypeSizing& s, std::uint64_t obj, const BodyWords& w) const;
 
  private:
+  // An object sized after the count: 24 bytes (a heap can hold millions).
   struct Deferred {
-    std::uint64_t obj, type;
-    std::uint64_t keys = 0;      // dicts: ma_keys; frames, generators, ...: the next address to read
-    std::uint64_t extra = 0;     // bytes already known (an OrderedDict's nodes); types: tp_flags
+    std::uint64_t obj;
+    std::uint64_t keys;      // frames, generators, ...: the next address to read, once the body is
+    std::uint32_t sizing;    // index in sizings_
     SizeKind kind;
     bool frozen;
-    bool have_words = false;
-    bool has_values = false;     // dicts: ma_values != NULL
   };
   Result<std::uint8_t> own_sizeof(std::uint64_t t);  // 0 none, 1 + kind, kEstimate, kObject
   Status classify(std::uint64_t type, TypeSizing& out);
@@ -100,6 +99,9 @@ class SizeMeter {
     bool frozen, has_values;
   };
   Status size_dicts(std::vector<DictRef>& dicts, bool expired);
+  Status flush_bodies();
+  Status flush_dicts();
+  static constexpr std::size_t kBatch = 1u << 16;  // objects sized together (1.5 MiB of them)
   void count_unmeasured(const DictRef& d);
   Status size_direct(Deferred& d);
   Result<std::optional<std::uint64_t>> code_slots(std::uint64_t code);
@@ -124,6 +126,7 @@ class SizeMeter {
   std::uint64_t unmeasured_ = 0;
   bool unclassified_ = false;  // types were left unclassified (a bound or the deadline)
   std::size_t direct_ = 0;
+  std::size_t direct_planned_ = 0;  // objects whose bodies were read for reads one at a time
 };
 
 }  // namespace objspy
