@@ -61,7 +61,7 @@ struct PoolScanStats {
 };
 
 struct PoolScanLimits {
-  std::size_t max_candidates = 8u << 20;       // ~260 MiB of candidate words at 32 B each
+  std::size_t max_candidates = 8u << 20;       // ~260 MiB of candidate words at 32 B each (~450 MiB with bodies)
   std::uint64_t max_region_bytes = 64ULL << 30;  // probing beyond this much memory stops
   std::size_t read_bytes = 1 << 20;            // largest single read of consecutive pools
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
