@@ -6,23 +6,13 @@
 
 #include <fmt/format.h>
 
+#include "objspy/core/load.hpp"
 #include "objspy/process/scattered.hpp"
 
 namespace objspy {
 namespace {
 
 bool soft(const Error& e) { return e.code == Errc::bad_address || e.code == Errc::corrupt_target; }
-
-std::uint32_t load32(const std::byte* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-std::uint64_t load64(const std::byte* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 }  // namespace
 

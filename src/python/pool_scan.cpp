@@ -12,19 +12,10 @@
 #include <system_error>
 #include <thread>
 
+#include "objspy/core/load.hpp"
+
 namespace objspy {
 namespace {
-
-std::uint64_t load64(const std::byte* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-std::uint32_t load32(const std::byte* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 // Where a PyGC_Head can start inside a pymalloc block: at the block (GC object), 16 bytes in
 // (3.11+ pre-header for a managed dict/weakref, or a debug allocator's 16-byte prefix), or 32
