@@ -228,7 +228,7 @@ Result<Census> take_census(MemoryReader& mem, MemoryReader& fresh, const MemoryM
     OBJSPY_TRY(count_by_walk(c, mem, map, layout, interps, validator, counts, frozen, budget, meter ? &*meter : nullptr));
   }
   if (meter) {
-    OBJSPY_TRY(meter->finish(counts, frozen, &budget));
+    OBJSPY_TRY(meter->finish(counts, &budget));
     c.measured_bytes = true;
     c.bytes_unmeasured = meter->unmeasured();
     if (c.bytes_unmeasured)

@@ -29,7 +29,7 @@ Result<AllocatorStat> read_allocator(MemoryReader& mem, const Layout& l, const P
   };
   // Where the five figures are.
   RemoteAddr arenas_at, maxarenas_at, current_at, total_at, highwater_at;
-  if (l.version.minor >= 12) {
+  if (o.interp_state || o.interp_state_ptr) {  // 3.12+: in the interpreter
     if (l.version.debug_build)
       return note("pymalloc's state is not read on debug builds (Py_DEBUG changes the interpreter's layout); release builds only");
     RemoteAddr state;

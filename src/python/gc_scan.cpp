@@ -459,7 +459,7 @@ class Census {
           words = {c_.body[3 * i], c_.body[3 * i + 1], c_.body[3 * i + 2]};
           w = &words;
         }
-        OBJSPY_TRY(meter_->object(c_.addr[i] + l_.gc_head_size, t, w, into, list == 3));
+        OBJSPY_TRY(meter_->object(c_.addr[i] + l_.gc_head_size, t, w, into));
       }
     }
     // A list whose first or last node does not link back to its head was not reconciled.

@@ -170,7 +170,7 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
         tag = sz->per_object() ? 2 : 1;
         counts.set_tag(type, tag);
       }
-      if (tag == 2) OBJSPY_TRY(ctx.meter->object(g + obj_off, type, nullptr, counts, ctx.frozen_list));
+      if (tag == 2) OBJSPY_TRY(ctx.meter->object(g + obj_off, type, nullptr, counts));
     }
     ++r.objects;
     prev = g;

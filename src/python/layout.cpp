@@ -194,6 +194,9 @@ Result<Layout> builtin_layout(const PyVersion& v) {
   static constexpr std::uint64_t kCachedKeys[] = {872, 864, 872, 872, 880, 880, 880, 888};
   z.heap_type_size = kHeapTypeSize[v.minor - 8];
   z.ht_cached_keys = kCachedKeys[v.minor - 8];
+  z.frame_slots = v.minor < 11 ? FrameSlots::cells_and_frees : v.minor == 11 ? FrameSlots::nlocalsplus_stacksize : FrameSlots::framesize;
+  z.int_min_one_digit = v.minor >= 11;  // Py_MAX(Py_ABS(Py_SIZE(self)), 1) from 3.11
+  z.str_ready_bit = v.minor < 12;       // PEP 623 removed it with wstr
   if (v.minor < 11) {
     z.frame_code = 32;
     z.frame_base = v.minor < 10 ? 368 : 360;

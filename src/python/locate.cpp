@@ -212,7 +212,9 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     OBJSPY_ASSIGN(PyVersion version, detect_version(img, r.soname, mem));
     if (!minor_supported(version)) return unsupported(pid, version);  // 3.7 has _PyRuntime too
     OBJSPY_ASSIGN(Layout layout, builtin_layout(version));
-    if (version.minor <= 11 && !img.allocator) img.allocator = allocator_from_debug_file(pid, r.build_id, img.load_bias);
+    // pymalloc's state in static variables (3.8-3.11): named by the debug file if not by the image.
+    if (!layout.obmalloc.interp_state && !layout.obmalloc.interp_state_ptr && !img.allocator)
+      img.allocator = allocator_from_debug_file(pid, r.build_id, img.load_bias);
     if (has_debug_offsets(version)) {
       std::vector<std::byte> block(debug_offsets_block_size(version.minor));
       OBJSPY_TRY(mem.read(img.runtime, block));

@@ -66,7 +66,7 @@ std::optional<std::uint64_t> SizeMeter::from_words(const TypeSizing& s, std::uin
         digits = static_cast<std::uint64_t>(n < 0 ? -n : n);
       }
       if (digits >= kHuge) return std::nullopt;
-      if (l_.version.minor >= 11) digits = std::max<std::uint64_t>(digits, 1);
+      if (l_.sizes.int_min_one_digit) digits = std::max<std::uint64_t>(digits, 1);
       return l_.long_digits + 4 * digits + s.pre;
     }
     default: return std::nullopt;
@@ -99,9 +99,10 @@ std::optional<std::uint64_t> SizeMeter::values_bytes(const std::byte* k) const {
   return static_cast<std::uint64_t>(used + usable) * 8;
 }
 
-Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords* words, TypeCounter& into, bool frozen) {
+Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords* words, TypeCounter& into) {
   OBJSPY_ASSIGN(const TypeSizing* s, sizing(type));
   if (!s->per_object()) return {};  // count x size in finish()
+  const auto index = static_cast<std::uint32_t>(s - sizings_.data());  // per-object types are all in sizings_
   if (words && s->kind != SizeKind::dict) {
     if (auto b = from_words(*s, obj, *words)) {
       into.add_bytes(type, *b);
@@ -113,17 +114,12 @@ Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords*
       return {};
     }
   }
-  if (deferred_.size() + dicts_.size() >= lim_.max_deferred) {
-    ++unmeasured_;
-    into.add_bytes(type, s->base());
-    return {};
-  }
   // Sized in batches: memory for a batch, not for every object of a heap that has millions.
-  live_ = frozen_ = &into;
+  live_ = &into;
   if (words && s->kind == SizeKind::dict) {
-    dicts_.push_back({words->w32, index_.find(type), frozen, words->w40 != 0});
+    dicts_.push_back({words->w32, index, words->w40 != 0});
   } else {
-    deferred_.push_back(Deferred{obj, 0, index_.find(type), s->kind, frozen});
+    deferred_.push_back(Deferred{obj, 0, index, s->kind});
     if (deferred_.size() >= kBatch) OBJSPY_TRY(flush_bodies());
   }
   if (dicts_.size() >= kBatch) OBJSPY_TRY(flush_dicts());
@@ -133,28 +129,24 @@ Status SizeMeter::object(std::uint64_t obj, std::uint64_t type, const BodyWords*
 void SizeMeter::count_unmeasured(const DictRef& d) {
   ++unmeasured_;
   const TypeSizing& s = sizings_[d.sizing];
-  (d.frozen ? *frozen_ : *live_).add_bytes(s.type, s.base());
+  live_->add_bytes(s.type, s.base());
 }
 
 void SizeMeter::count_unmeasured(const Deferred& d) {
   ++unmeasured_;
   const TypeSizing& s = sizings_[d.sizing];
-  into(d).add_bytes(s.type, s.base());
+  live_->add_bytes(s.type, s.base());
 }
 
-Status SizeMeter::finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* budget) {
+Status SizeMeter::finish(TypeCounter& live, CensusBudget* budget) {
   live_ = &live;
-  frozen_ = &frozen;
   if (budget) budget_ = budget;
-  // Fixed-size types: count x size. (Frozen objects are counted, not sized: no output shows
-  // their bytes, and a preforking server freezes everything it imported.)
-  for (TypeCounter* c : {&live}) {
-    std::vector<std::pair<std::uint64_t, std::uint64_t>> fixed;
-    c->for_each([&](std::uint64_t t, std::uint64_t n) { fixed.emplace_back(t, n); });
-    for (auto [t, n] : fixed) {
-      OBJSPY_ASSIGN(const TypeSizing* s, sizing(t));
-      if (!s->per_object()) c->add_bytes(t, n * s->base());
-    }
+  // Fixed-size types: count x size.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> fixed;
+  live.for_each([&](std::uint64_t t, std::uint64_t n) { fixed.emplace_back(t, n); });
+  for (auto [t, n] : fixed) {
+    OBJSPY_ASSIGN(const TypeSizing* s, sizing(t));
+    if (!s->per_object()) live.add_bytes(t, n * s->base());
   }
   OBJSPY_TRY(flush_bodies());
   return flush_dicts();
@@ -213,7 +205,7 @@ Status SizeMeter::flush_bodies() {
       switch (kind) {
         case SizeKind::var: case SizeKind::list: case SizeKind::set: case SizeKind::deque: case SizeKind::int_sub: {
           BodyWords w{word(16), word(32), word(40)};
-          if (auto v = from_words(s, d.obj, w)) into(d).add_bytes(type, *v);
+          if (auto v = from_words(s, d.obj, w)) live_->add_bytes(type, *v);
           else count_unmeasured(d);
           return;
         }
@@ -223,9 +215,9 @@ Status SizeMeter::flush_bodies() {
             const SizeofLayout& z = l_.sizes;
             std::uint64_t fast = word(z.odict_fast_nodes_size), used = word(z.dict_used);
             if (fast >= kHuge / 8 || used >= kHuge / 64) { count_unmeasured(d); return; }
-            into(d).add_bytes(type, 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0));
+            live_->add_bytes(type, 8 * fast + (word(z.odict_first) ? z.odict_node * used : 0));
           }
-          dicts.push_back({word(l_.dict_keys), d.sizing, d.frozen, word(l_.dict_values) != 0});
+          dicts.push_back({word(l_.dict_keys), d.sizing, word(l_.dict_values) != 0});
           return;
         }
         case SizeKind::str_sub: {
@@ -233,7 +225,7 @@ Status SizeMeter::flush_bodies() {
           std::uint64_t length = word(l_.str.length);
           std::uint32_t state = load32(o + l_.str.state);
           std::uint64_t ckind = (state >> 2) & 7;
-          bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1, ready = l_.version.minor >= 12 || ((state >> 7) & 1);
+          bool compact = (state >> 5) & 1, ascii = (state >> 6) & 1, ready = !l_.sizes.str_ready_bit || ((state >> 7) & 1);
           if (length >= kHuge || ckind > 4) { count_unmeasured(d); return; }
           std::uint64_t size, data;
           if (compact && ascii) { size = l_.str.ascii_size + length + 1; data = d.obj + l_.str.ascii_size; }
@@ -258,7 +250,7 @@ Status SizeMeter::flush_bodies() {
               size += ulen + 1;
             }
           }
-          into(d).add_bytes(type, size + s.pre);
+          live_->add_bytes(type, size + s.pre);
           return;
         }
         case SizeKind::bytearray_sub: {
@@ -266,14 +258,14 @@ Status SizeMeter::flush_bodies() {
           std::uint64_t alloc = word(z.bytearray_alloc);
           if (alloc >= kHuge) { count_unmeasured(d); return; }
           std::uint64_t extra = z.bytearray_backed ? (alloc ? alloc + z.bytes_header : 0) : alloc;
-          into(d).add_bytes(type, s.base() + extra);
+          live_->add_bytes(type, s.base() + extra);
           return;
         }
         case SizeKind::buffered: {
           const SizeofLayout& z = l_.sizes;
           std::uint64_t size = word(z.buffered_buffer_size);
           if (word(z.buffered_buffer) && size >= kHuge) { count_unmeasured(d); return; }
-          into(d).add_bytes(type, s.base() + (word(z.buffered_buffer) ? size : 0));
+          live_->add_bytes(type, s.base() + (word(z.buffered_buffer) ? size : 0));
           return;
         }
         default:
@@ -285,7 +277,7 @@ Status SizeMeter::flush_bodies() {
                  : kind == SizeKind::type ? word(l_.sizes.ht_cached_keys) : 0;
           if (kind == SizeKind::type && !(word(l_.tp_flags) & kTpFlagsHeapType)) {
             // A static type is never on a GC list; sized as object.__sizeof__ would.
-            into(d).add_bytes(type, s.base());
+            live_->add_bytes(type, s.base());
             return;
           }
           later[k] = 1;
@@ -332,7 +324,7 @@ Status SizeMeter::size_dicts(std::vector<DictRef>& dicts, bool expired) {
       if (!kb) { count_unmeasured(d); return; }
       size += *kb;
     }
-    (d.frozen ? *frozen_ : *live_).add_bytes(s.type, size);
+    live_->add_bytes(s.type, size);
   });
 }
 
@@ -346,7 +338,7 @@ Result<std::optional<std::uint64_t>> SizeMeter::code_slots(std::uint64_t code) {
   if (!st.ok() && fatal(st.error())) return st.take_error();
   if (st.ok()) {
     auto i32 = [&](std::uint64_t at) { return static_cast<std::int32_t>(load32(c + at)); };
-    if (l_.version.minor < 11) {
+    if (z.frame_slots == FrameSlots::cells_and_frees) {
       // stacksize + nlocals + len(co_cellvars) + len(co_freevars)
       std::int64_t n = static_cast<std::int64_t>(i32(z.co_stacksize)) + i32(z.co_nlocals);
       for (std::uint64_t at : {z.co_cellvars, z.co_freevars}) {
@@ -359,7 +351,7 @@ Result<std::optional<std::uint64_t>> SizeMeter::code_slots(std::uint64_t code) {
         n += static_cast<std::int64_t>(*len);
       }
       if (n >= 1 && n < (1 << 24)) slots = static_cast<std::uint64_t>(n);
-    } else if (l_.version.minor == 11) {
+    } else if (z.frame_slots == FrameSlots::nlocalsplus_stacksize) {
       std::int64_t n = static_cast<std::int64_t>(i32(z.co_nlocalsplus)) + i32(z.co_stacksize);
       if (n >= 0 && n < (1 << 24)) slots = static_cast<std::uint64_t>(n);
     } else {
@@ -383,21 +375,22 @@ Status SizeMeter::size_direct(Deferred& d) {
   switch (d.kind) {
     case SizeKind::frame: {
       std::uint64_t code = d.keys;
-      if (l_.version.minor >= 11) {  // f_frame -> its code
+      const bool direct = z.frame_slots == FrameSlots::cells_and_frees;  // 3.8-3.10: f_code
+      if (!direct) {  // f_frame -> its code
         auto c = mem_.u64(RemoteAddr(d.keys) + z.iframe_code);
         if (!c.ok()) return soft(c.error());
         code = *c & z.code_ptr_mask;
       }
       OBJSPY_ASSIGN(auto slots, code_slots(code));
       if (!slots) { count_unmeasured(d); return {}; }
-      std::uint64_t size = l_.version.minor < 11 ? z.frame_base + (*slots - 1) * 8 : z.frame_base + *slots * 8;
-      into(d).add_bytes(type, size + s.pre);
+      std::uint64_t size = direct ? z.frame_base + (*slots - 1) * 8 : z.frame_base + *slots * 8;
+      live_->add_bytes(type, size + s.pre);
       return {};
     }
     case SizeKind::gen: {
       OBJSPY_ASSIGN(auto slots, code_slots(d.keys));
       if (!slots) { count_unmeasured(d); return {}; }
-      into(d).add_bytes(type, z.gen_base + *slots * 8 + s.pre);
+      live_->add_bytes(type, z.gen_base + *slots * 8 + s.pre);
       return {};
     }
     case SizeKind::type: {
@@ -410,7 +403,7 @@ Status SizeMeter::size_direct(Deferred& d) {
         if (!kb) { count_unmeasured(d); return {}; }
         size += *kb;
       }
-      into(d).add_bytes(type, size + s.pre);
+      live_->add_bytes(type, size + s.pre);
       return {};
     }
     case SizeKind::bytesio: {
@@ -422,7 +415,7 @@ Status SizeMeter::size_direct(Deferred& d) {
         if (b[2] >= kHuge) { count_unmeasured(d); return {}; }
         if ((b[0] & 0xFFFFFFFFULL) == 1) size += z.bytes_header + b[2];
       }
-      into(d).add_bytes(type, size);
+      live_->add_bytes(type, size);
       return {};
     }
     case SizeKind::struct_format: {
@@ -438,7 +431,7 @@ Status SizeMeter::size_direct(Deferred& d) {
           if (load64(buf.data() + k * z.formatcode_size) == 0) { ended = true; break; }
       }
       if (!ended) { count_unmeasured(d); return {}; }
-      into(d).add_bytes(type, s.base() + z.formatcode_size * (n + 1));
+      live_->add_bytes(type, s.base() + z.formatcode_size * (n + 1));
       return {};
     }
     case SizeKind::array: {
@@ -448,7 +441,7 @@ Status SizeMeter::size_direct(Deferred& d) {
       auto item = mem_.u32(RemoteAddr(w[1]) + z.descr_itemsize);
       if (!item.ok()) return soft(item.error());
       if (w[0] >= kHuge / 16 || *item > 16) { count_unmeasured(d); return {}; }
-      into(d).add_bytes(type, s.base() + w[0] * *item);
+      live_->add_bytes(type, s.base() + w[0] * *item);
       return {};
     }
     default:

@@ -100,6 +100,13 @@ struct PymallocLayout {
   std::uint32_t size_classes = 32;       // SMALL_REQUEST_THRESHOLD 512 / ALIGNMENT
 };
 
+// How a code object gives the slots frame.__sizeof__ and gen.__sizeof__ count.
+enum class FrameSlots {
+  cells_and_frees,        // 3.8-3.10: co_stacksize + co_nlocals + len(co_cellvars) + len(co_freevars)
+  nlocalsplus_stacksize,  // 3.11: co_nlocalsplus + co_stacksize
+  framesize,              // 3.12+: co_framesize - FRAME_SPECIALS_SIZE
+};
+
 // What sys.getsizeof(o) reads, by version (docs/getsizeof.md: every formula with its C source,
 // offsets from DWARF, checked against sys.getsizeof on 3.8.18-3.13.0 and sid's 3.13-3.15).
 // Offsets are from the object's start (after PyGC_Head).
@@ -122,6 +129,7 @@ struct SizeofLayout {
   std::uint64_t heap_type_size = 0, ht_cached_keys = 0;
   // frame.__sizeof__. 3.8-3.10: sizeof(PyFrameObject) + (stacksize + nlocals + cells + frees
   // - 1) words, from f_code. 3.11+: a fixed part + the code's slots, from f_frame's code.
+  FrameSlots frame_slots = FrameSlots::framesize;
   std::uint64_t frame_code = 32;                 // 3.8-3.10 f_code; 3.11+ f_frame
   std::uint64_t frame_base = 0;                  // the fixed part (3.8-3.10: sizeof(PyFrameObject))
   std::uint64_t iframe_code = 0;                 // 3.11+: the code pointer in _PyInterpreterFrame
@@ -138,6 +146,8 @@ struct SizeofLayout {
   // str (for str subclasses): sizeof(PyUnicodeObject), utf8_length, utf8, data.any; <= 3.11
   // wstr and wstr_length too.
   std::uint64_t unicode_size = 0, utf8_length = 0, utf8 = 0, data_any = 0, wstr = 0, wstr_length = 0;
+  bool int_min_one_digit = false;                // 3.11+: int.__sizeof__ counts at least one digit
+  bool str_ready_bit = false;                    // <= 3.11: PyASCIIObject.state has `ready` (bit 7)
   std::uint64_t bytearray_alloc = 24;            // ob_alloc
   bool bytearray_backed = false;                 // 3.15: charged as its backing bytes object
   std::uint64_t bytes_header = 33;               // offsetof(PyBytesObject, ob_sval) + 1

@@ -45,7 +45,6 @@ struct BodyWords {
 };
 
 struct SizeLimits {
-  std::size_t max_deferred = 1u << 22;   // objects sized after the count (dicts, frames, ...)
   std::size_t max_direct = 1u << 16;     // of those, objects needing reads one at a time
   std::size_t max_types = 100000;        // types classified; past it, object.__sizeof__
 };
@@ -64,11 +63,12 @@ class SizeMeter {
   Result<const TypeSizing*> sizing(std::uint64_t type);
   // One object counted in `into`; `words` when read with its header, else read later if its
   // kind needs them. Adds to `into` what it can now, the rest in finish().
-  // `frozen`: `into` is the permanent generation's counter (finish() gets both).
-  Status object(std::uint64_t obj, std::uint64_t type, const BodyWords* words, TypeCounter& into, bool frozen);
+  // Objects of the GC lists only: frozen objects (gc.freeze()) are counted, not sized; no
+  // output shows their bytes, and a preforking server freezes everything it imported.
+  Status object(std::uint64_t obj, std::uint64_t type, const BodyWords* words, TypeCounter& into);
   // Size what object() deferred, and add count x size for the fixed-size types. `budget`
   // (optional): past its deadline what is left is counted at its fixed part.
-  Status finish(TypeCounter& live, TypeCounter& frozen, CensusBudget* budget);
+  Status finish(TypeCounter& live, CensusBudget* budget);
 
   // Objects counted at their fixed part only: their memory did not read as a live object's
   // (freed under a busy census), or a bound was reached.
@@ -87,7 +87,6 @@ class SizeMeter {
     std::uint64_t keys;      // frames, generators, ...: the next address to read, once the body is
     std::uint32_t sizing;    // index in sizings_
     SizeKind kind;
-    bool frozen;
   };
   Result<std::uint8_t> own_sizeof(std::uint64_t t);  // 0 none, 1 + kind, kEstimate, kObject
   Status classify(std::uint64_t type, TypeSizing& out);
@@ -96,7 +95,7 @@ class SizeMeter {
   struct DictRef {
     std::uint64_t keys;
     std::uint32_t sizing;  // index in sizings_
-    bool frozen, has_values;
+    bool has_values;
   };
   Status size_dicts(std::vector<DictRef>& dicts, bool expired);
   Status flush_bodies();
@@ -108,9 +107,8 @@ class SizeMeter {
   std::optional<std::uint64_t> keys_bytes(const std::byte* k) const;     // _PyDict_KeysSize
   std::optional<std::uint64_t> values_bytes(const std::byte* k) const;   // a split dict's values
   void count_unmeasured(const Deferred& d);
-  TypeCounter* live_ = nullptr;     // during finish()
-  TypeCounter* frozen_ = nullptr;
-  TypeCounter& into(const Deferred& d) { return d.frozen ? *frozen_ : *live_; }
+  TypeCounter* live_ = nullptr;     // the counter the objects being sized were counted in
+
 
   MemoryReader& mem_;
   MemoryReader& bulk_;
