@@ -19,7 +19,8 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 
 packages=(build-essential cmake ninja-build pkg-config libelf-dev libdw-dev libfmt-dev libboost-dev
-          doctest-dev libcli11-dev nlohmann-json3-dev python3.11 python3.11-dev python3.11-dbg)
+          doctest-dev libcli11-dev nlohmann-json3-dev python3.11 python3.11-dev python3.11-dbg
+          libprotobuf-dev protobuf-compiler zlib1g-dev)
 # What the tests drive objspy with: a terminal for top (tmux), a Prometheus server and
 # promtool for serve, curl to scrape. Without recommends: no node exporter comes along.
 test_packages=()
@@ -35,8 +36,9 @@ if [ "$want_chroot" = 1 ]; then
   # setpriv (util-linux) drops privileges in the permission tests; systemd-analyze (systemd)
   # verifies the units in packaging/; the deb test builds the package (dpkg-shlibdeps is in
   # dpkg-dev) and checks it with lintian.
-  # chromium renders the HTML report in the report tests.
-  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian chromium)
+  # chromium renders the HTML report in the report tests; golang-go's `go tool pprof` reads
+  # dump --format pprof; uwsgi with its python3 plugin is the worker pool of dump --subprocesses.
+  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian chromium golang-go uwsgi-core uwsgi-plugin-python3)
   for v in "${pyenv_versions[@]}"; do
     [ -x "$pyenv_root/versions/$v/bin/python${v%.*}" ] || pyenv_missing+=("$v")
   done
@@ -89,7 +91,7 @@ if [ "$want_chroot" = 1 ]; then
   # `apt install ./objspy.deb` works offline and proves the package's Depends bring them.
   bookworm=${OBJSPY_BOOKWORM_TAR:-/var/cache/objspy/bookworm.tar}
   bookworm_include=python3,man-db,bash-completion,zsh,fish,systemd
-  bookworm_cache="libdw1 libelf1 libfmt9"
+  bookworm_cache="libdw1 libelf1 libfmt9 libprotobuf-lite32"
   bookworm_id="$bookworm_include;$bookworm_cache;no-pkgcache"
   if [ ! -s "$bookworm" ] || [ "$(cat "$bookworm.id" 2>/dev/null)" != "$bookworm_id" ]; then
     echo "setup: building the Debian bookworm chroot $bookworm (about two minutes)" >&2

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -6,13 +8,49 @@
 #include "objspy/census/series.hpp"
 #include "objspy/cli/state_file.hpp"
 #include "objspy/cli/commands.hpp"
+#include "objspy/cli/dump_parts.hpp"
+#include "objspy/cli/safe_file.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/output/pprof.hpp"
 #include "objspy/output/render.hpp"
 
 namespace objspy::cli {
-namespace {
 
 void note(const std::string& s) { std::fputs(fmt::format("objspy: {}\n", escape_for_terminal(s)).c_str(), stderr); }
+
+Status check_output(const DumpOptions& o) {
+  // A profile is gzip bytes: a terminal would show garbage.
+  if (o.format == Format::pprof && o.output.empty() && ::isatty(STDOUT_FILENO))
+    return make_error(Errc::usage, "--format pprof writes a binary profile: redirect stdout to a file or give --output FILE");
+  return {};
+}
+
+Status write_output(const DumpOptions& o, const std::string& data) {
+  std::FILE* f = stdout;
+  if (!o.output.empty() && o.output != "-") {
+    OBJSPY_ASSIGN(f, open_for_writing(o.output));
+  }
+  const bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
+  const bool flushed = std::fflush(f) == 0;
+  if (f != stdout && std::fclose(f) != 0) return make_error(Errc::io, fmt::format("cannot write {}", o.output));
+  if (!ok || !flushed) return make_error(Errc::io, f == stdout ? std::string("cannot write to stdout") : fmt::format("cannot write {}", o.output));
+  return {};
+}
+
+Status incomplete_error(const Census& c, pid_t pid) {
+  // Exit 8 by the same rule: an estimated census within tolerance is a result, not a failure.
+  if (trusted_census(c)) return {};
+  if (!c.walk.limits.empty())
+    return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: it stopped early: {}{} (counts above are partial)", pid,
+                                                    c.walk.limits.front(), c.walk.limits.size() > 1 ? fmt::format(" (and {} more limits)", c.walk.limits.size() - 1) : ""));
+  if (c.walk.uncertain > 0)
+    return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: coverage {:.1f}%, below {:g}% (counts above are approximate)",
+                                                    pid, coverage(c.walk, c.total) * 100, kMinCoverage * 100));
+  return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: its GC lists changed during the walk{} (counts above are partial)",
+                                                  pid, c.walk.retried ? " and again on retry" : ""));
+}
+
+namespace {
 
 Status dump_pid(pid_t pid, const DumpOptions& o) {
   OBJSPY_ASSIGN(auto sampler, attach_target(o.target, pid));
@@ -58,28 +96,18 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
                                     : render_growth_json(c, json_opts, rows, previous ? &*previous : nullptr, pretty, r.sort);
     // Only a trusted census becomes the baseline (the rule of every series reader, series.hpp).
     if (trusted_census(c)) OBJSPY_TRY(state.save(render_json(c, all, false)));
+  } else if (o.format == Format::pprof) {
+    OBJSPY_ASSIGN(out, render_pprof({&c}, r.names));
   } else {
     out = o.format == Format::table ? render_table(c, r) : render_json(c, json_opts, pretty);
   }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  OBJSPY_TRY(write_output(o, out));
   if (!o.quiet) {
     note(render_summary(c));
     for (const auto& line : render_gc_summary(c)) note(line);
   }
   for (const auto& w : c.walk.warnings) note("warning: " + w);
-  // Exit 8 by the same rule: an estimated census within tolerance is a result, not a failure.
-  if (!trusted_census(c)) {
-    if (!c.walk.limits.empty())
-      return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: it stopped early: {}{} (counts above are partial)", pid,
-                                                      c.walk.limits.front(), c.walk.limits.size() > 1 ? fmt::format(" (and {} more limits)", c.walk.limits.size() - 1) : ""));
-    if (c.walk.uncertain > 0)
-      return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: coverage {:.1f}%, below {:g}% (counts above are approximate)",
-                                                      pid, coverage(c.walk, c.total) * 100, kMinCoverage * 100));
-    return make_error(Errc::incomplete, fmt::format("the census of process {} is incomplete: its GC lists changed during the walk{} (counts above are partial)",
-                                                    pid, c.walk.retried ? " and again on retry" : ""));
-  }
-  return {};
+  return incomplete_error(c, pid);
 }
 
 }  // namespace
@@ -97,9 +125,10 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
 }
 
 Status run_dump(const DumpOptions& o) {
-  if (!o.command.empty())
-    return run_launched(o.command, o.delay, o.start_timeout, o.verbose, [&](pid_t pid) { return dump_pid(pid, o); });
-  return dump_pid(o.target.pid, o);
+  OBJSPY_TRY(check_output(o));
+  auto one = [&](pid_t pid) { return o.subprocesses ? dump_tree(pid, o) : dump_pid(pid, o); };
+  if (!o.command.empty()) return run_launched(o.command, o.delay, o.start_timeout, o.verbose, one);
+  return one(o.target.pid);
 }
 
 }  // namespace objspy::cli

@@ -76,7 +76,10 @@ int run(int argc, char** argv) {
   std::string format = "table";
   auto* d = app.add_subcommand("dump", "Print the census of a Python process's GC-tracked objects, like objgraph.show_most_common_types()");
   auto* pid_opt = add_target_options(d, dump.target);
-  d->add_option("--format", format, "Output format")->check(CLI::IsMember({"table", "json", "ndjson"}))->capture_default_str();
+  d->add_option("--format", format, "Output format (pprof: a gzip'd profile for go tool pprof, Pyroscope, Parca, Grafana)")
+      ->check(CLI::IsMember({"table", "json", "ndjson", "pprof"}))->capture_default_str();
+  d->add_option("-o,--output", dump.output, "Write to this file instead of stdout (replaced; never through a symbolic link)");
+  d->add_flag("--subprocesses", dump.subprocesses, "Also every descendant of the process (a worker pool): a census each, labelled by PID, then their sum; one that is not Python or cannot be read is reported and skipped");
   auto* limit_opt = d->add_option("-l,--limit", dump.render.limit, "How many types to show (0: all; JSON shows all unless given)")->capture_default_str();
 
   bool qualified = false;
@@ -183,7 +186,12 @@ int run(int argc, char** argv) {
   }
 
   if (d->parsed()) {
-    dump.format = format == "json" ? cli::Format::json : format == "ndjson" ? cli::Format::ndjson : cli::Format::table;
+    dump.format = format == "json"     ? cli::Format::json
+                  : format == "ndjson" ? cli::Format::ndjson
+                  : format == "pprof"  ? cli::Format::pprof
+                                       : cli::Format::table;
+    if (dump.format == cli::Format::pprof && dump.growth)
+      return fail(make_error(Errc::usage, "--growth has no pprof form: compare two profiles with go tool pprof -diff_base"));
     dump.limit_given = limit_opt->count() > 0;
     dump.render.names = qualified ? NameForm::qualified : NameForm::short_name;
     if ((pid_opt->count() > 0) == !dump.command.empty())

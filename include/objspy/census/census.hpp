@@ -193,4 +193,10 @@ enum class SortBy { count, bytes };
 // the lists are left out.
 std::vector<NamedCount> most_common(const Census& c, NameForm form, std::size_t limit = 0, SortBy by = SortBy::count);
 
+// The summed view of several processes' censuses (a worker pool): counts, bytes, generations
+// and memory added up, types merged by name and module (type objects differ between
+// processes). pid 0; python_version the common one or "mixed"; complete only if every census
+// is; bytes only if every census measured them; memory only if every census has it.
+Census sum_censuses(const std::vector<const Census*>& censuses);
+
 }  // namespace objspy

@@ -18,7 +18,7 @@
 
 namespace objspy::cli {
 
-enum class Format { table, json, ndjson };
+enum class Format { table, json, ndjson, pprof };
 
 // How every command reads its target.
 struct TargetOptions {
@@ -46,6 +46,8 @@ struct DumpOptions {
   bool quiet = false;
   bool growth = false;     // show what grew since the previous census (state file)
   std::string state_path;  // default: default_state_path()
+  bool subprocesses = false;  // the target and its descendants: a census each, and their sum
+  std::string output;         // "" or "-": stdout; else written as open_for_writing does
 };
 
 Status run_dump(const DumpOptions& o);
