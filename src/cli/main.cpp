@@ -110,6 +110,22 @@ int run(int argc, char** argv) {
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
   r->add_option("--report", rec.report, "At the end, write an HTML report (objects over time, leak suspects with their curves) to this file");
   add_max_types(r, rec.max_types);
+  // The census before the OOM kill (memory_trigger.hpp).
+  std::uint64_t trigger_rss = 0;
+  double trigger_share = 0;
+  std::string trigger_growth;
+  auto* trss = r->add_option("--trigger-rss", trigger_rss, "Take a census at once, into --trigger-dir, when the target's RSS exceeds this (500M, 2G)")
+                   ->transform(CLI::AsSizeValue(false))->group("Census before the OOM kill");
+  auto* tshare = r->add_option("--trigger-limit-share", trigger_share,
+                               "... when its RSS exceeds this percentage of its memory cgroup's limit (cgroup v1 or v2; 80 for 80%)")
+                     ->check(CLI::Range(1.0, 100.0))->group("Census before the OOM kill");
+  auto* tgrowth = r->add_option("--trigger-growth", trigger_growth, "... when its RSS grows faster than SIZE/DURATION (100M/1m: 100 MiB within a minute)")
+                      ->group("Census before the OOM kill");
+  r->add_option("--trigger-window", rec.trigger.window_s, "At most one triggered census per this long")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str()->group("Census before the OOM kill");
+  r->add_option("--trigger-poll", rec.trigger.poll_s, "How often the target's memory is read for the triggers")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str()->group("Census before the OOM kill");
+  r->add_option("--trigger-dir", rec.trigger.dir, "Directory for the triggered censuses (objspy-census-PID-TIME.json)")->group("Census before the OOM kill");
 
   cli::TopOptions top;
   bool top_qualified = false;
@@ -201,6 +217,24 @@ int run(int argc, char** argv) {
   } else if (r->parsed()) {
     rec.render.names = rec_qualified ? NameForm::qualified : NameForm::short_name;
     if (rec.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
+    if (trss->count()) {
+      if (trigger_rss == 0) return fail(make_error(Errc::usage, "--trigger-rss must be positive"));
+      rec.trigger.rss_bytes = trigger_rss;
+    }
+    if (tshare->count()) rec.trigger.limit_share = trigger_share / 100.0;
+    if (tgrowth->count()) {
+      // SIZE/DURATION, each part as the other options read it.
+      const auto slash = trigger_growth.find('/');
+      std::string size = trigger_growth.substr(0, slash), span = slash == std::string::npos ? "" : trigger_growth.substr(slash + 1);
+      const bool bad = slash == std::string::npos || !CLI::AsSizeValue(false)(size).empty() ||
+                       !CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE)(span).empty();
+      double bytes = 0, seconds = 0;
+      if (bad || !CLI::detail::lexical_cast(size, bytes) || !CLI::detail::lexical_cast(span, seconds) || bytes <= 0 || seconds <= 0)
+        return fail(make_error(Errc::usage, "--trigger-growth takes SIZE/DURATION, e.g. 100M/1m"));
+      rec.trigger.growth_bytes_per_s = bytes / seconds;
+      rec.trigger.growth_span_s = seconds;
+    }
+    if (rec.trigger.poll_s <= 0 || rec.trigger.window_s < 0) return fail(make_error(Errc::usage, "--trigger-poll must be positive and --trigger-window not negative"));
     auto st = cli::run_record(rec);
     if (!st.ok()) return fail(st.error());
   } else if (tp->parsed()) {

@@ -48,7 +48,11 @@ void PeriodicCensus::stop() {
 }
 
 void PeriodicCensus::now() {
-  if (stopped_ || in_flight_) return;
+  if (stopped_) return;
+  if (in_flight_) {  // the next one right after it
+    again_ = true;
+    return;
+  }
   timer_.cancel();
   next_ = clock::now();
   launch();
@@ -56,10 +60,14 @@ void PeriodicCensus::now() {
 
 void PeriodicCensus::arm() {
   next_ += interval_;
+  if (again_) {
+    again_ = false;
+    next_ = clock::now();
+  }
   if (auto t = clock::now(); next_ < t) next_ = t;
   timer_.expires_at(next_);
   timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec && !stopped_) launch();
+    if (!ec && !stopped_ && !in_flight_) launch();
   });
 }
 
@@ -75,7 +83,7 @@ void PeriodicCensus::launch() {
       in_flight_ = false;
       if (stopped_) return;
       handler_(std::move(*result));
-      if (!stopped_) arm();
+      if (!stopped_ && !in_flight_) arm();  // the handler may have started the next one (now())
     });
   });
 }

@@ -1,11 +1,17 @@
 // record: one census per tick (PeriodicCensus), streamed as NDJSON, closed by live suspects.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <ctime>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -13,9 +19,12 @@
 #include "objspy/cli/periodic.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/following.hpp"
+#include "objspy/cli/memory_trigger.hpp"
 #include "objspy/cli/safe_file.hpp"
 #include "objspy/core/escape.hpp"
 #include "objspy/output/render.hpp"
+#include "objspy/process/cgroup.hpp"
+#include "objspy/process/proc.hpp"
 
 namespace objspy::cli {
 namespace {
@@ -24,6 +33,29 @@ void note(const std::string& s) { std::fputs(fmt::format("objspy: {}\n", escape_
 
 double now_unix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double now_mono() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// A triggered census in a file of its own in `dir`: the census document plus "trigger".
+// Written as a careful daemon writes (never through a planted link) and synced, so it is on
+// disk before the kill that may follow. Err: io.
+Result<std::string> write_triggered(const std::string& dir, const Census& c, const RenderOptions& r, const nlohmann::json& trigger) {
+  RenderOptions all = r;
+  all.limit = 0;
+  auto j = census_to_json(c, all);
+  j["trigger"] = trigger;
+  const std::string text = j.dump(-1, ' ', true) + "\n";
+  const std::time_t t = static_cast<std::time_t>(c.timestamp);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string path = fmt::format("{}/objspy-census-{}-{}.json", dir, c.pid, stamp);
+  OBJSPY_ASSIGN(std::FILE* f, open_for_writing(path));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  if (std::fclose(f) != 0 || !ok) return make_error(Errc::io, fmt::format("cannot write {}", path));
+  return path;
 }
 
 }  // namespace
@@ -45,6 +77,14 @@ Status run_record(const RecordOptions& o) {
     if (!o.output.empty() && o.output != "-") OBJSPY_TRY(refuse_same_file(o.output, o.report));
     OBJSPY_ASSIGN(std::FILE* f, open_for_writing(o.report));
     report_file.reset(f);
+  }
+  std::optional<MemoryTrigger> trigger;
+  if (o.trigger.any()) {
+    struct stat st {};
+    if (o.trigger.dir.empty()) return make_error(Errc::usage, "a --trigger-* threshold needs --trigger-dir DIR: where its census is written");
+    if (::stat(o.trigger.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return make_error(Errc::io, fmt::format("--trigger-dir {}: not a directory", o.trigger.dir));
+    trigger.emplace(o.trigger);
   }
   ReportBuilder report;
   auto write_line = [&](const std::string& line) {
@@ -70,8 +110,15 @@ Status run_record(const RecordOptions& o) {
   LiveSeries live(o.render.names, o.max_types);
 
   std::unique_ptr<PeriodicCensus> periodic;
+  // A crossed threshold waits here for the first census that starts after it.
+  std::optional<std::string> pending_trigger;
+  double pending_since = 0;
+  std::uint64_t pending_rss = 0;
+  std::optional<std::uint64_t> pending_limit;
+  asio::steady_timer poll_timer(io);
   auto finish = [&](std::string why) {
     end_reason = std::move(why);
+    poll_timer.cancel();
     periodic->stop();
     signals.cancel();
     io.stop();
@@ -88,6 +135,31 @@ Status run_record(const RecordOptions& o) {
       live = LiveSeries(o.render.names, o.max_types);  // the suspects rank one image's heap, not two
     }
     Result<Census>& c = t.census;
+    if (pending_trigger) {
+      auto j = event("trigger");
+      j["reason"] = *pending_trigger;
+      j["rss_bytes"] = pending_rss;
+      j["limit_bytes"] = pending_limit ? nlohmann::json(*pending_limit) : nlohmann::json(nullptr);
+      if (c.ok() && c->timestamp - c->duration_ms / 1000 < pending_since) {
+        periodic->now();  // this census began before the crossing: a fresh one right after it
+      } else {
+        if (c.ok()) {
+          auto path = write_triggered(o.trigger.dir, *c, o.render, j);
+          if (path.ok()) {
+            j["file"] = *path;
+            note(fmt::format("{}: census written to {}", *pending_trigger, *path));
+          } else {
+            j["error"] = path.error().message;
+            note(fmt::format("{}: {}", *pending_trigger, path.error().message));
+          }
+        } else {
+          j["error"] = user_facing(c.error()).message;
+        }
+        write_event(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+        trigger->fired(now_mono());
+        pending_trigger.reset();
+      }
+    }
     if (!c.ok()) {
       if (c.error().code == Errc::target_exited) {
         auto j = event("target_exited");
@@ -127,6 +199,42 @@ Status run_record(const RecordOptions& o) {
   signals.async_wait([&](const boost::system::error_code& ec, int sig) {
     if (!ec) finish(sig == SIGINT ? "interrupted" : "terminated");
   });
+  // The memory poll: cheap (statm, and the cgroup's limit files when a share is asked for),
+  // on the io thread, never waiting on a census.
+  std::function<void()> poll = [&] {
+    poll_timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.trigger.poll_s)));
+    poll_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      if (!pending_trigger) {
+        auto rss = read_rss_bytes(o.target.pid);
+        // Gone (the OOM killer, say): the next census says so now rather than at its tick.
+        if (!rss.ok() && !process_alive(o.target.pid)) periodic->now();
+        if (rss.ok()) {
+          MemoryReading r{now_mono(), *rss, std::nullopt};
+          if (o.trigger.limit_share)
+            if (auto cg = read_cgroup_memory(o.target.pid); cg.ok()) r.limit = cg->limit;
+          if (auto why = trigger->observe(r)) {
+            pending_trigger = *why;
+            pending_since = now_unix();
+            pending_rss = r.rss;
+            pending_limit = r.limit;
+            note(*why + ": taking a census now");
+            periodic->now();
+          }
+        }
+      }
+      poll();
+    });
+  };
+  if (trigger) {
+    if (o.trigger.limit_share) {
+      // Said once at the start: a share of no limit never triggers.
+      auto cg = read_cgroup_memory(o.target.pid);
+      if (!cg.ok()) note(fmt::format("--trigger-limit-share: {}", cg.error().message));
+      else if (!cg->limit) note(fmt::format("--trigger-limit-share: the memory cgroup {} of process {} has no limit", cg->cgroup.path, o.target.pid));
+    }
+    poll();
+  }
   periodic->start();
   io.run();
   periodic.reset();

@@ -246,6 +246,15 @@ std::string executable_path(pid_t pid) {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 
+Result<std::uint64_t> read_rss_bytes(pid_t pid) {
+  OBJSPY_ASSIGN(std::string text, slurp(fmt::format("/proc/{}/statm", pid), pid));
+  // size resident shared text lib data dt, in pages.
+  std::istringstream in(text);
+  std::uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return make_error(Errc::io, fmt::format("unexpected /proc/{}/statm format", pid));
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
 Result<ProcessMemory> read_process_memory(pid_t pid) {
   OBJSPY_ASSIGN(std::string text, slurp(fmt::format("/proc/{}/smaps_rollup", pid), pid));
   return parse_smaps_rollup(text);

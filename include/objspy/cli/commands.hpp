@@ -13,6 +13,7 @@
 #include "objspy/census/live.hpp"
 #include "objspy/census/report_data.hpp"
 #include "objspy/census/sampler.hpp"
+#include "objspy/cli/memory_trigger.hpp"
 #include "objspy/core/result.hpp"
 #include "objspy/output/render.hpp"
 
@@ -63,6 +64,7 @@ struct RecordOptions {
   std::size_t suspects = 10;  // rows in the closing suspects line and table
   std::size_t max_types = kDefaultMaxTypes;  // types kept for the closing ranking (series.hpp)
   std::string report;      // "": none; else the HTML report written there at the end
+  TriggerOptions trigger;  // a census at once when memory crosses a threshold (memory_trigger.hpp)
 };
 // One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
 // target's exit (with a final event line), --duration or --count.

@@ -27,7 +27,8 @@ class PeriodicCensus {
 
   void start();  // the first census right away
   void stop();   // no further census; a result in flight is dropped
-  // Take the next census now instead of at its planned time (top's refresh key).
+  // Take the next census now instead of at its planned time (top's refresh key, record's
+  // triggers); while one is in flight, the next starts as soon as it ends.
   void now();
 
  private:
@@ -43,6 +44,7 @@ class PeriodicCensus {
   std::chrono::steady_clock::time_point next_;
   bool in_flight_ = false;
   bool stopped_ = false;
+  bool again_ = false;  // now() during a census: the next one right after it
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -33,6 +33,9 @@ std::string executable_path(pid_t pid);
 // /proc/PID/smaps_rollup's totals. Err: as inspect_process, or io (no smaps_rollup: Linux
 // before 4.14, or a field missing).
 Result<ProcessMemory> read_process_memory(pid_t pid);
+// Resident memory from /proc/PID/statm: cheaper than smaps_rollup, for frequent polls.
+// Err: as inspect_process, or io.
+Result<std::uint64_t> read_rss_bytes(pid_t pid);
 // The same from the file's text (kB lines, as the kernel writes them). Err: io.
 Result<ProcessMemory> parse_smaps_rollup(std::string_view text);
 
