@@ -139,6 +139,7 @@ Status run_record(const RecordOptions& o) {
       auto j = event("trigger");
       j["reason"] = *pending_trigger;
       j["rss_bytes"] = pending_rss;
+      j["crossed_at"] = pending_since;  // Unix time of the reading that crossed the threshold
       j["limit_bytes"] = pending_limit ? nlohmann::json(*pending_limit) : nlohmann::json(nullptr);
       if (c.ok() && c->timestamp - c->duration_ms / 1000 < pending_since) {
         periodic->now();  // this census began before the crossing: a fresh one right after it
