@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "objspy/cli/agent.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/docs.hpp"
 #include "objspy/core/escape.hpp"
@@ -154,6 +155,28 @@ int run(int argc, char** argv) {
   sv->add_flag("--qualified", serve_qualified, "Name types module.name");
   sv->add_flag("-v,--verbose", serve.verbose, "Log scrapes and failed censuses to stderr");
 
+  cli::AgentOptions agent;
+  bool agent_qualified = false;
+  double agent_budget_pct = agent.cpu_budget * 100;
+  std::vector<std::string> agent_include, agent_exclude;
+  auto* ag = app.add_subcommand("agent", "Prometheus exporter for every Python process on the host (containers too), within a CPU budget");
+  ag->add_option("--listen", agent.listen, "Address to serve on (HOST:PORT; port 0 picks a free one)")->capture_default_str();
+  ag->add_option("-i,--interval", agent.interval_s, "Census interval of each process")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
+  ag->add_option("--discover-interval", agent.discover_s, "How often /proc is scanned for new and ended processes")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
+  ag->add_option("--cpu-budget", agent_budget_pct, "Percent of one core the censuses may use; a process whose censuses cost more than its share is censused less often")
+      ->check(CLI::Range(0.01, 100.0))->capture_default_str();
+  ag->add_option("--top", agent.top_types, "Types per process by name; the rest are summed as type=\"other\"")->capture_default_str();
+  ag->add_option("--max-series", agent.max_series, "Cap on the per-type series of all processes together (fewer types per process when reached)")->capture_default_str();
+  ag->add_option("--include", agent_include, "Watch only processes matching FIELD=REGEX (FIELD: cmdline, unit, cgroup); repeatable, any may match");
+  ag->add_option("--exclude", agent_exclude, "Never watch processes matching FIELD=REGEX; repeatable");
+  ag->add_option("--census-timeout", agent.census_timeout_s, "Deadline of one census")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str();
+  ag->add_flag("--no-bytes", agent.no_bytes, "Counts only, no sys.getsizeof per object");
+  ag->add_flag("--qualified", agent_qualified, "Name types module.name");
+  ag->add_flag("-v,--verbose", agent.verbose, "Log processes found and ended, scrapes and failed censuses to stderr");
+
   std::string diff_a, diff_b;
   std::size_t diff_limit = 0;
   auto* df = app.add_subcommand("diff", "Per-type change between two saved censuses (dump --format json or record output)");
@@ -247,6 +270,26 @@ int run(int argc, char** argv) {
     serve.names = serve_qualified ? NameForm::qualified : NameForm::short_name;
     if (serve.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
     auto st = cli::run_serve(serve);
+    if (!st.ok()) return fail(st.error());
+  } else if (ag->parsed()) {
+    agent.names = agent_qualified ? NameForm::qualified : NameForm::short_name;
+    agent.cpu_budget = agent_budget_pct / 100.0;
+    if (agent.interval_s <= 0 || agent.discover_s <= 0) return fail(make_error(Errc::usage, "--interval and --discover-interval must be positive"));
+    for (auto [from, to] : {std::pair{&agent_include, &agent.include}, std::pair{&agent_exclude, &agent.exclude}}) {
+      for (const auto& f : *from) {
+        const auto eq = f.find('=');
+        const std::string field = f.substr(0, eq);
+        cli::AgentFilter filter;
+        if (field == "cmdline") filter.field = cli::AgentFilter::Field::cmdline;
+        else if (field == "unit") filter.field = cli::AgentFilter::Field::unit;
+        else if (field == "cgroup") filter.field = cli::AgentFilter::Field::cgroup;
+        else return fail(make_error(Errc::usage, fmt::format("--include/--exclude take FIELD=REGEX with FIELD cmdline, unit or cgroup, not {}", f)));
+        if (eq == std::string::npos) return fail(make_error(Errc::usage, fmt::format("--include/--exclude take FIELD=REGEX: {} has no =", f)));
+        filter.pattern = f.substr(eq + 1);
+        to->push_back(std::move(filter));
+      }
+    }
+    auto st = cli::run_agent(agent);
     if (!st.ok()) return fail(st.error());
   } else if (df->parsed()) {
     auto st = cli::run_diff(diff_a, diff_b, diff_limit, diff_by);

@@ -1,0 +1,241 @@
+// objspy agent against a real Prometheus (Debian's package) while Python processes of
+// different versions come and go: one in the sid chroot, one in its own PID and mount
+// namespace, one in a cgroup with a container's path; a program with a Python-like name that
+// is not Python, and a hostile fake runtime. Every process's stored series equal its own census.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "objspy/core/escape.hpp"
+#include "objspy/process/cgroup.hpp"
+#include "objspy/process/process_tree.hpp"
+#include "support.hpp"
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kTop = 12;
+const std::string kContainer = std::string(64, 'a').replace(0, 8, "0123beef");
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string http_get(const std::string& url) { return itest::run({"curl", "-sS", "--max-time", "60", url}, itest::kPatience).out; }
+
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '_' || c == '.' || c == '-') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+const itest::Interpreter* find(const std::string& label_part) {
+  for (const auto& py : itest::interpreters())
+    if (py.label.find(label_part) != std::string::npos) return &py;
+  return nullptr;
+}
+
+struct Process {
+  std::string label;
+  std::unique_ptr<itest::Target> target;
+  pid_t pid = 0;  // as the host sees it
+  json truth;
+  std::string container_id;
+};
+
+}  // namespace
+
+TEST_CASE("agent: Prometheus stores every Python process of the host with its labels, equal to its own census; ended ones vanish") {
+  REQUIRE_MESSAGE(itest::run({"prometheus", "--version"}).exit_code == 0, "prometheus is missing: tools/setup.sh installs it");
+  // Five interpreters of different versions, as the README lists them.
+  const auto* p38 = find("pyenv 3.8");
+  const auto* p312 = find("pyenv 3.12");
+  const auto* p311 = find("pyenv 3.11");
+  const auto* p313 = find("pyenv 3.13");
+  const auto* p39 = find("pyenv 3.9");
+  const auto* sid = find("sid python3.14 (chroot)");
+  for (auto [py, name] : {std::pair{p38, "pyenv 3.8"}, {p312, "pyenv 3.12"}, {p311, "pyenv 3.11"}, {p313, "pyenv 3.13"}, {p39, "pyenv 3.9"},
+                          {sid, "sid python3.14"}})
+    if (!py) {
+      itest::missing(name, "the agent test runs five interpreters of different versions");
+      return;
+    }
+  // The container-like cgroup, made before the process enters it (as a runtime does).
+  auto mine = objspy::read_cgroup_memory(getpid());
+  REQUIRE_MESSAGE(mine.ok(), (mine.ok() ? "" : mine.error().message));
+  const std::string cg_dir = mine->dir + "/docker-" + kContainer + ".scope";
+  REQUIRE_MESSAGE((::mkdir(cg_dir.c_str(), 0755) == 0 || errno == EEXIST), "cannot create " << cg_dir);
+
+  std::vector<Process> all;
+  auto start = [&](const std::string& label, std::vector<std::string> argv) {
+    Process p;
+    p.label = label;
+    p.target = std::make_unique<itest::Target>(std::move(argv));
+    all.push_back(std::move(p));
+  };
+  auto argv_of = [&](const itest::Interpreter& py) {
+    auto a = py.argv;
+    a.push_back(py.script_dir + "/known_heap.py");
+    return a;
+  };
+  auto start_py = [&](const std::string& label, const itest::Interpreter& py) {
+    Process p;
+    p.label = label;
+    p.target = std::make_unique<itest::Target>(py, "known_heap.py");
+    all.push_back(std::move(p));
+  };
+  start_py("pyenv 3.8", *p38);
+  start_py("pyenv 3.12", *p312);
+  start_py("sid 3.14 (chroot)", *sid);
+  auto ns = argv_of(*p311);
+  ns.insert(ns.begin(), {"unshare", "--pid", "--mount", "--fork"});
+  start("pyenv 3.11 (own PID and mount namespace)", ns);
+  start_py("pyenv 3.13 (container cgroup)", *p313);
+  for (auto& p : all) {
+    std::string err;
+    auto line = p.target->ready_line(itest::kPatience, &err);
+    REQUIRE_MESSAGE(line, p.label << ": " << err);
+    p.truth = json::parse(*line);
+    p.pid = p.target->pid();
+  }
+  // The namespaced one is unshare's child: its PID here is not the one it knows.
+  {
+    auto tree = objspy::process_tree(objspy::list_processes(), all[3].target->pid());
+    REQUIRE(tree.size() >= 2);
+    all[3].pid = tree.back().pid;
+    CHECK(all[3].truth.at("pid") == 1);
+  }
+  {
+    std::ofstream f(cg_dir + "/cgroup.procs");
+    f << all[4].pid << "\n";
+  }
+  all[4].container_id = "docker://" + kContainer;
+  // Not Python, but named so: the agent looks and lets it be.
+  itest::TempDir dir;
+  std::filesystem::copy_file("/bin/cat", dir.path + "/python3-lookalike");
+  itest::Target fake({"/bin/sh", "-c", fmt::format("echo ready; exec {}/python3-lookalike", dir.path)});
+  itest::Target hostile({OBJSPY_HOSTILE_RUNTIME, "64", "6"});
+  std::string err;
+  REQUIRE_MESSAGE(fake.ready_line(itest::kPatience, &err), err);
+  REQUIRE_MESSAGE(hostile.ready_line(itest::kPatience, &err), err);
+
+  // Only this test's processes: the machine may run other Python.
+  itest::Target agent(itest::objspy({"agent", "--listen", "127.0.0.1:0", "--interval", "1s", "--discover-interval", "300ms", "--top",
+                                     std::to_string(kTop), "--include", "cmdline=known_heap\\.py", "--include", "cmdline=python3-lookalike",
+                                     "--include", "cmdline=hostile", "--exclude", "cmdline=^unshare", "-v"}));
+  std::string seen;
+  auto ready = agent.stderr_line("agent serving metrics at", itest::kPatience, &seen);
+  REQUIRE_MESSAGE(ready, seen);
+  const auto b = ready->find("http://"), e = ready->find("/metrics");
+  const std::string address = ready->substr(b + 7, e - b - 7);
+
+  // promtool accepts the exposition.
+  {
+    std::ofstream(dir.path + "/m.txt") << http_get("http://" + address + "/metrics");
+    auto lint = itest::run({"sh", "-c", "promtool check metrics < " + dir.path + "/m.txt"});
+    CHECK_MESSAGE(lint.exit_code == 0, lint.out << lint.err);
+  }
+  std::ofstream(dir.path + "/prometheus.yml") << fmt::format(
+      "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: objspy-agent\n"
+      "    static_configs:\n      - targets: ['{}']\n",
+      address);
+  const int port = free_port();
+  itest::Target prom({"prometheus", "--config.file=" + dir.path + "/prometheus.yml", "--storage.tsdb.path=" + dir.path + "/data",
+                      fmt::format("--web.listen-address=127.0.0.1:{}", port)});
+  REQUIRE_MESSAGE(prom.stderr_line("Server is ready to receive web requests", itest::kPatience, &seen), seen);
+  const std::string api = fmt::format("http://127.0.0.1:{}/api/v1/query?query=", port);
+  auto query = [&](const std::string& q) {
+    auto j = json::parse(http_get(api + url_encode(q)), nullptr, false);
+    return j.is_discarded() ? json::array() : j["data"]["result"];
+  };
+  // Bounded wait until Prometheus holds a census of every process (and of a late one).
+  auto wait_for = [&](const std::function<bool()>& ok) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(itest::kPatience);
+    while (!ok()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return true;
+  };
+  auto gc_objects = [&](pid_t pid) { return query(fmt::format("objspy_process_gc_objects{{pid=\"{}\"}}", pid)); };
+  // A process that comes later.
+  start_py("pyenv 3.9 (comes and goes)", *p39);
+  auto late = all.back().target->ready_line(itest::kPatience, &err);
+  REQUIRE_MESSAGE(late, err);
+  all.back().truth = json::parse(*late);
+  all.back().pid = all.back().target->pid();
+  REQUIRE(wait_for([&] {
+    for (const auto& p : all)
+      if (gc_objects(p.pid).empty()) return false;
+    return true;
+  }));
+
+  for (const auto& p : all) {
+    INFO(p.label);
+    const auto gc = gc_objects(p.pid);
+    REQUIRE(gc.size() == 1);
+    const auto& m = gc[0]["metric"];
+    CHECK(m["python_version"] == p.truth.at("version"));
+    CHECK(m.value("container_id", std::string()) == p.container_id);  // Prometheus drops an empty label
+    if (p.container_id.empty()) CHECK(m["service"] == "known_heap.py");
+    CHECK(std::stoll(gc[0]["value"][1].get<std::string>()) == p.truth.at("total").get<long long>());
+    // Per type: the kTop named types carry the target's counts, "other" the rest.
+    std::map<std::string, long long> want;
+    long long total = 0;
+    for (auto& [k, v] : p.truth.at("short").items()) {
+      want[objspy::sanitize_utf8(itest::hex_decode(k))] += v.get<long long>();
+      total += v.get<long long>();
+    }
+    long long sum = 0;
+    std::size_t named = 0;
+    for (const auto& r : query(fmt::format("objspy_process_type_objects{{pid=\"{}\"}}", p.pid))) {
+      const std::string type = r["metric"]["type"];
+      const long long n = std::stoll(r["value"][1].get<std::string>());
+      sum += n;
+      if (type == "other") continue;
+      ++named;
+      CHECK_MESSAGE(want[type] == n, type << ": target " << want[type] << ", Prometheus " << n);
+    }
+    CHECK(named == std::min(kTop, want.size()));
+    CHECK(sum == total);
+  }
+  // The container's labels: its ID as kube-state-metrics writes it, on every series.
+  CHECK(query(fmt::format("objspy_process_info{{container_id=\"docker://{}\"}}", kContainer)).size() == 1);
+  // Neither the lookalike nor the hostile runtime disturbed the others; the lookalike is ignored.
+  CHECK(gc_objects(fake.pid()).empty());
+  CHECK(query("objspy_agent_processes").at(0)["value"][1] >= "6");
+  // Gone: its series go too (Prometheus marks them stale at the next scrape).
+  const pid_t leaving = all.back().pid;
+  all.back().target->kill_now();
+  CHECK(wait_for([&] { return gc_objects(leaving).empty(); }));
+  CHECK(wait_for([&] { return !query("objspy_agent_processes_exited_total > 0").empty(); }));
+  CHECK_FALSE(gc_objects(all[0].pid).empty());
+  prom.kill_now();
+  for (auto& p : all) p.target.reset();
+  ::rmdir(cg_dir.c_str());
+}
