@@ -7,12 +7,12 @@
 # OBJSPY_VERIFY_MAN=yes also checks that the units' Documentation= man pages exist.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-objspy=${1:-$here/build/objspy}
+objspy=$(realpath "${1:-$here/build/objspy}")
 [ $# -gt 0 ] && shift
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  files=("$here"/packaging/*.service "$here"/packaging/*.timer "$here"/packaging/*.cron)
+  files=("$here"/packaging/*.service "$here"/packaging/*.timer "$here"/packaging/*.cron "$here"/packaging/agent/*.service)
 fi
 if ! command -v systemd-analyze >/dev/null; then
   # A check that did not run must not pass: only an explicit OBJSPY_ALLOW_MISSING lets it by.
@@ -30,10 +30,17 @@ trap 'rm -rf "$work"' EXIT
 printf '[Service]\nExecStart=/bin/sleep 1000\n' >"$work/myapp.service"
 units=()
 for f in "${files[@]}"; do
-  case $f in *@.service|*@.timer) ;; *) continue ;; esac
-  base=$(basename "$f")
-  inst=${base/@./@myapp.}
-  cp "$f" "$work/$inst"
+  case $f in
+    *@.service|*@.timer)
+      base=$(basename "$f")
+      inst=${base/@./@myapp.}
+      cp "$f" "$work/$inst" ;;
+    *.service)
+      # A unit run as it is (the agent's): it names the binary objspy is installed as.
+      inst=$(basename "$f")
+      sed "s#/usr/local/bin/objspy#$objspy#g" "$f" >"$work/$inst" ;;
+    *) continue ;;
+  esac
   units+=("$work/$inst")
 done
 [ ${#units[@]} -gt 0 ] || { echo "check_packaging: no units among ${files[*]}" >&2; exit 1; }

@@ -165,7 +165,11 @@ Status run_agent(const AgentOptions& o) {
     const auto all = list_processes(kMaxProcesses, &truncated);
     std::set<Key> present;
     const pid_t self = ::getpid();
+    std::set<pid_t> tree;  // serve --subprocesses: the root and its descendants only
+    if (o.root)
+      for (const auto& p : process_tree(all, o.root)) tree.insert(p.pid);
     for (const auto& p : all) {
+      if (o.root && tree.count(p.pid) == 0) continue;
       const Key key{p.pid, p.start_time};
       present.insert(key);
       if (p.pid == self || watched.count(key) || ignored.count(key) || p.state == 'Z') continue;
@@ -289,8 +293,9 @@ Status run_agent(const AgentOptions& o) {
   {
     auto at = server->local_endpoint();
     const auto host = at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string();
-    note(fmt::format("agent serving metrics at http://{}:{}/metrics: {} Python process{} found, a census of each every {:g} s within {:g}% of a core",
-                     host, at.port(), watched.size(), watched.size() == 1 ? "" : "es", o.interval_s, o.cpu_budget * 100));
+    note(fmt::format("{} serving metrics at http://{}:{}/metrics: {} Python process{} found{}, a census of each every {:g} s within {:g}% of a core",
+                     o.what, host, at.port(), watched.size(), watched.size() == 1 ? "" : "es",
+                     o.root ? fmt::format(" in the tree of pid {}", o.root) : std::string(), o.interval_s, o.cpu_budget * 100));
   }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
@@ -302,7 +307,7 @@ Status run_agent(const AgentOptions& o) {
   });
   io.run();
   worker.join();
-  note("agent stopped");
+  note(o.what + " stopped");
   return {};
 }
 

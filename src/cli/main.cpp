@@ -1,6 +1,10 @@
 // The command line: parse options (CLI11), dispatch, and turn an error into one line on
 // stderr and its exit code. Nothing else happens here.
+#include <signal.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 
 #include <cstdio>
 #include <iostream>
@@ -154,6 +158,8 @@ int run(int argc, char** argv) {
   sv->add_option("--top", serve.top_types, "Types exported by name; the rest are summed as type=\"other\" (0: all)")->capture_default_str();
   sv->add_flag("--qualified", serve_qualified, "Name types module.name");
   sv->add_flag("-v,--verbose", serve.verbose, "Log scrapes and failed censuses to stderr");
+  sv->add_flag("--subprocesses", serve.subprocesses,
+               "Also every descendant of the process (a worker pool): the agent's per-process series, labelled by pid; one that is not Python is skipped");
 
   cli::AgentOptions agent;
   bool agent_qualified = false;
@@ -269,6 +275,27 @@ int run(int argc, char** argv) {
   } else if (sv->parsed()) {
     serve.names = serve_qualified ? NameForm::qualified : NameForm::short_name;
     if (serve.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
+    if (serve.subprocesses) {
+      // A worker pool is the agent's job on a subtree: the same series, labelled by pid.
+      cli::AgentOptions tree;
+      tree.what = "serve";
+      tree.root = serve.target.pid;
+      tree.listen = serve.listen;
+      tree.interval_s = serve.interval_s;
+      tree.discover_s = std::min(serve.interval_s, 10.0);
+      tree.cpu_budget = 1.0;  // serve keeps its interval, as it does for one process
+      tree.top_types = serve.top_types;
+      tree.names = serve.names;
+      tree.no_bytes = serve.target.no_bytes;
+      tree.census_timeout_s = serve.target.census_timeout_s;
+      tree.cache_mib = serve.target.cache_mib;
+      tree.verbose = serve.verbose;
+      if (::kill(serve.target.pid, 0) != 0 && errno == ESRCH)
+        return fail(make_error(Errc::no_such_process, fmt::format("no process with PID {}", serve.target.pid)));
+      auto st = cli::run_agent(tree);
+      if (!st.ok()) return fail(st.error());
+      return 0;
+    }
     auto st = cli::run_serve(serve);
     if (!st.ok()) return fail(st.error());
   } else if (ag->parsed()) {

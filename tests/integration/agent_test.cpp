@@ -140,13 +140,16 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
   std::filesystem::copy_file("/bin/cat", dir.path + "/python3-lookalike");
   itest::Target fake({"/bin/sh", "-c", fmt::format("echo ready; exec {}/python3-lookalike", dir.path)});
   itest::Target hostile({OBJSPY_HOSTILE_RUNTIME, "64", "6"});
+  // A steady leak under churn: the dashboard's suspects must name it.
+  itest::Target leak(*p312, "busy_leak.py", {{"CHURN_RATE", "10000"}, {"LEAK_RATE", "2000"}});
   std::string err;
+  REQUIRE_MESSAGE(leak.ready_line(itest::kPatience, &err), err);
   REQUIRE_MESSAGE(fake.ready_line(itest::kPatience, &err), err);
   REQUIRE_MESSAGE(hostile.ready_line(itest::kPatience, &err), err);
 
   // Only this test's processes: the machine may run other Python.
   itest::Target agent(itest::objspy({"agent", "--listen", "127.0.0.1:0", "--interval", "1s", "--discover-interval", "300ms", "--top",
-                                     std::to_string(kTop), "--include", "cmdline=known_heap\\.py", "--include", "cmdline=python3-lookalike",
+                                     std::to_string(kTop), "--include", "cmdline=known_heap\\.py", "--include", "cmdline=busy_leak\\.py", "--include", "cmdline=python3-lookalike",
                                      "--include", "cmdline=hostile", "--exclude", "cmdline=^unshare", "-v"}));
   std::string seen;
   auto ready = agent.stderr_line("agent serving metrics at", itest::kPatience, &seen);
@@ -229,6 +232,27 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
   // Neither the lookalike nor the hostile runtime disturbed the others; the lookalike is ignored.
   CHECK(gc_objects(fake.pid()).empty());
   CHECK(query("objspy_agent_processes").at(0)["value"][1] >= "6");
+  // The dashboard: every query of every panel returns data from this Prometheus (the
+  // template variable at "All"), and the leak is the top suspect.
+  {
+    std::ifstream f(itest::source_dir() + "/packaging/grafana/objspy-dashboard.json");
+    const json dash = json::parse(f);
+    CHECK_FALSE(query("objspy_process_info").empty());  // label_values(objspy_process_info, service)
+    REQUIRE(dash.at("panels").size() >= 8);
+    // Growth needs two censuses of the leak a few seconds apart.
+    REQUIRE(wait_for([&] { return !query(fmt::format("deriv(objspy_process_type_objects{{pid=\"{}\",type=\"ObjspyLeakedRecord\"}}[5m]) > 100", leak.pid())).empty(); }));
+    for (const auto& panel : dash.at("panels")) {
+      for (const auto& t : panel.at("targets")) {
+        std::string expr = t.at("expr");
+        for (std::size_t at; (at = expr.find("$service")) != std::string::npos;) expr.replace(at, 8, ".*");
+        INFO(panel.at("title").get<std::string>() << ": " << expr);
+        CHECK_FALSE(query(expr).empty());
+      }
+    }
+    const auto suspects = query("topk(1, deriv(objspy_process_type_objects{type!=\"other\"}[1h]) * 3600)");
+    REQUIRE(suspects.size() == 1);
+    CHECK(suspects[0]["metric"]["type"] == "ObjspyLeakedRecord");
+  }
   // Gone: its series go too (Prometheus marks them stale at the next scrape).
   const pid_t leaving = all.back().pid;
   all.back().target->kill_now();
@@ -238,4 +262,51 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
   prom.kill_now();
   for (auto& p : all) p.target.reset();
   ::rmdir(cg_dir.c_str());
+}
+
+TEST_CASE("agent deployment: the DaemonSet has what the agent needs and nothing more; the unit and the dashboard are well-formed") {
+  const std::string manifest = itest::source_dir() + "/packaging/agent/objspy-agent-daemonset.yaml";
+  auto r = itest::run({"/usr/bin/python3", "-c", "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))", manifest});
+  if (r.exit_code != 0 && r.err.find("No module named") != std::string::npos) {
+    itest::missing("python3-yaml", "the DaemonSet check reads YAML with Debian's python3-yaml (tools/setup.sh --chroot)");
+    return;
+  }
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const json d = json::parse(r.out);
+  CHECK(d.at("kind") == "DaemonSet");
+  const auto& pod = d.at("spec").at("template");
+  const auto& spec = pod.at("spec");
+  CHECK(spec.at("hostPID") == true);
+  REQUIRE(spec.at("containers").size() == 1);
+  const auto& c = spec.at("containers")[0];
+  const auto& sc = c.at("securityContext");
+  CHECK(sc.at("readOnlyRootFilesystem") == true);
+  CHECK(sc.at("allowPrivilegeEscalation") == false);
+  CHECK(sc.value("privileged", false) == false);
+  CHECK(sc.at("capabilities").at("drop") == json::array({"ALL"}));
+  CHECK(sc.at("capabilities").at("add") == json::array({"SYS_PTRACE"}));  // the only capability
+  CHECK(c.at("resources").at("limits").contains("cpu"));
+  CHECK(c.at("resources").at("limits").contains("memory"));
+  CHECK(c.at("resources").at("requests").contains("cpu"));
+  // Prometheus's annotations point at the port the agent listens on.
+  const auto& ann = pod.at("metadata").at("annotations");
+  CHECK(ann.at("prometheus.io/scrape") == "true");
+  const std::string port = ann.at("prometheus.io/port");
+  CHECK(c.at("ports")[0].at("containerPort").get<int>() == std::stoi(port));
+  const auto& args = c.at("args");
+  REQUIRE(args.size() >= 3);
+  CHECK(args[0] == "agent");
+  bool listens = false;
+  for (std::size_t i = 0; i + 1 < args.size(); ++i) listens = listens || (args[i] == "--listen" && args[i + 1] == "0.0.0.0:" + port);
+  CHECK(listens);
+  // The arguments are the agent's: objspy parses them (--help after them: parse, then stop).
+  std::vector<std::string> argv = itest::objspy({});
+  for (const auto& a : args) argv.push_back(a);
+  argv.push_back("--help");
+  CHECK(itest::run(argv).exit_code == 0);
+  // The dashboard is Grafana's JSON with a Prometheus input and panels that each query.
+  std::ifstream f(itest::source_dir() + "/packaging/grafana/objspy-dashboard.json");
+  const json dash = json::parse(f);
+  CHECK(dash.at("__inputs")[0].at("pluginId") == "prometheus");
+  for (const auto& p : dash.at("panels")) CHECK_FALSE(p.at("targets").empty());
 }

@@ -4,6 +4,8 @@
 // uWSGI (Debian's, embedding Debian's libpython3.11) as a real preforking server.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -167,4 +169,41 @@ TEST_CASE("dump --subprocesses on uWSGI: the master and every worker, each equal
     const std::string d = differences(objspy_census(o), objspy_census(p));
     CHECK_MESSAGE(d.empty(), d);
   }
+}
+
+TEST_CASE("serve --subprocesses: the pool's per-process series, each equal to that process's own census") {
+  const auto* py = itest::plain_python();
+  REQUIRE(py);
+  itest::Target t(*py, "worker_pool.py");
+  std::string err;
+  auto line = t.ready_line(itest::kPatience, &err);
+  REQUIRE_MESSAGE(line, err);
+  const json truth = json::parse(*line);
+  itest::Target serve(itest::objspy({"serve", "--pid", std::to_string(t.pid()), "--subprocesses", "--listen", "127.0.0.1:0", "--interval", "1s"}));
+  std::string seen;
+  auto ready = serve.stderr_line("serve serving metrics at", itest::kPatience, &seen);
+  REQUIRE_MESSAGE(ready, seen);
+  const auto b = ready->find("http://"), e = ready->find("/metrics");
+  const std::string url = "http://" + ready->substr(b + 7, e - b - 7) + "/metrics";
+  json all = truth.at("workers");
+  all.push_back(truth.at("master"));
+  // Bounded: each process's first census lands in turn.
+  std::string body;
+  for (int i = 0; i < 600; ++i) {
+    body = itest::run({"curl", "-sS", "--max-time", "30", url}).out;
+    std::size_t found = 0;
+    for (const auto& c : all) found += body.find(fmt::format("objspy_process_gc_objects{{pid=\"{}\"", c.at("pid").get<long long>())) != std::string::npos;
+    if (found == all.size()) break;
+    usleep(100000);
+  }
+  for (const auto& c : all) {
+    const std::string key = fmt::format("objspy_process_gc_objects{{pid=\"{}\"", c.at("pid").get<long long>());
+    const auto at = body.find(key);
+    REQUIRE_MESSAGE(at != std::string::npos, key << " missing in\n" << body.substr(0, 2000));
+    const auto eol = body.find('\n', at);
+    const std::string value = body.substr(body.rfind(' ', eol) + 1, eol - body.rfind(' ', eol) - 1);
+    CHECK(std::stoll(value) == c.at("total").get<long long>());
+  }
+  CHECK(body.find(fmt::format("pid=\"{}\"", truth.at("other").get<long long>())) == std::string::npos);  // cat: not Python
+  CHECK(body.find("objspy_agent_processes 4\n") != std::string::npos);
 }

@@ -2,6 +2,8 @@
 // endpoint, within a CPU budget. A mode of the exporter: censuses on a worker thread, scrapes
 // answered on the io thread from the text rendered after the latest event.
 #pragma once
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +31,8 @@ struct AgentOptions {
   double census_timeout_s = 5;
   std::size_t cache_mib = 16;
   bool verbose = false;
+  pid_t root = 0;                  // serve --subprocesses: only this process and its descendants
+  std::string what = "agent";      // how the ready line names the command
 };
 
 Status run_agent(const AgentOptions& o);

@@ -89,6 +89,7 @@ struct ServeOptions {
   std::size_t top_types = 50;
   NameForm names = NameForm::short_name;
   bool verbose = false;
+  bool subprocesses = false;  // the process and its descendants, per-process series (as the agent's)
 };
 // A Prometheus exporter: a census every interval, scrapes answered from the latest one.
 Status run_serve(const ServeOptions& o);
