@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -29,6 +30,7 @@
 #include "objspy/core/escape.hpp"
 #include "objspy/elf/elf_file.hpp"
 #include "objspy/output/agent_metrics.hpp"
+#include "objspy/output/pprof.hpp"
 #include "objspy/process/process_labels.hpp"
 #include "objspy/process/process_tree.hpp"
 
@@ -288,7 +290,25 @@ Status run_agent(const AgentOptions& o) {
   if (auto lowered = fit_open_file_limit(limits); !lowered.empty()) note(lowered);
   MetricsServer::Log log;
   if (o.verbose) log = [](const std::string& line) { note(line); };
-  OBJSPY_ASSIGN(server, MetricsServer::listen(io, endpoint, [&] { return metrics; }, log, limits));
+  // /pprof: the newest trusted census of every process as one pprof profile (each sample
+  // labelled pid), or of one with ?pid=N; gzip'd, as Go's net/http/pprof serves profiles.
+  http::Extra pprof = [&](std::string_view path, std::string_view query) -> std::optional<http::Document> {
+    if (path != "/pprof") return std::nullopt;
+    pid_t only = 0;
+    if (query.rfind("pid=", 0) == 0) {
+      const std::string_view v = query.substr(4, query.find('&') == std::string_view::npos ? std::string_view::npos : query.find('&') - 4);
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), only);
+      if (ec != std::errc() || end != v.data() + v.size() || only <= 0) return http::Document{"text/plain; charset=utf-8", "pid= takes a PID\n", 400};
+    }
+    std::vector<const Census*> cs;
+    for (const auto& [key, w] : watched)
+      if (w->counted && (!only || key.first == only)) cs.push_back(&*w->counted);
+    if (cs.empty()) return http::Document{"text/plain; charset=utf-8", only ? "no census of that process\n" : "no census yet\n", 404};
+    auto profile = render_pprof(cs, o.names);
+    if (!profile.ok()) return http::Document{"text/plain; charset=utf-8", profile.error().message + "\n", 500};
+    return http::Document{"application/octet-stream", std::move(*profile), 200};
+  };
+  OBJSPY_ASSIGN(server, MetricsServer::listen(io, endpoint, [&] { return metrics; }, log, limits, pprof));
   discover_loop();
   {
     auto at = server->local_endpoint();

@@ -94,7 +94,7 @@ Head parse_request_head(std::string_view received, std::size_t max_bytes) {
   return h;
 }
 
-Response respond(const Head& head, const std::function<std::string()>& metrics) {
+Response respond(const Head& head, const std::function<std::string()>& metrics, const Extra& extra) {
   if (head.status == HeadStatus::too_large) return make(431, kTextType, "request header too large\n", true, false);
   if (head.status != HeadStatus::complete) return make(400, kTextType, "bad request\n", true, false);
   const Request& req = head.request;
@@ -115,6 +115,11 @@ Response respond(const Head& head, const std::function<std::string()>& metrics) 
                 "<html><head><title>objspy exporter</title></head><body><h1>objspy exporter</h1>"
                 "<p><a href=\"/metrics\">Metrics</a></p></body></html>\n",
                 close, head_only);
+  if (extra) {
+    const std::size_t q = req.target.find('?');
+    const std::string_view query = q == std::string::npos ? std::string_view{} : std::string_view(req.target).substr(q + 1);
+    if (auto doc = extra(path, query)) return make(doc->status, doc->type.c_str(), std::move(doc->body), close, head_only);
+  }
   return make(404, kTextType, "not found: try /metrics\n", close, head_only);
 }
 

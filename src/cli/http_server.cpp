@@ -56,6 +56,7 @@ struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
   tcp::acceptor acceptor;
   asio::steady_timer retry;  // accepting again after an error
   Metrics metrics;
+  http::Extra extra;
   Log log;
   ServerLimits limits;
   bool closed = false;
@@ -119,11 +120,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     const std::size_t max = server_->limits.max_header_bytes;
     if (http::header_end(received_, scanned_) == std::string::npos) {
       scanned_ = received_.size() >= 2 ? received_.size() - 2 : 0;  // a blank line may span two reads
-      if (received_.size() >= max) return send(http::respond(http::Head{http::HeadStatus::too_large, 0, {}, {}}, server_->metrics), 0);
+      if (received_.size() >= max) return send(http::respond(http::Head{http::HeadStatus::too_large, 0, {}, {}}, server_->metrics, server_->extra), 0);
       return wait_readable();
     }
     const http::Head head = http::parse_request_head(received_, max);
-    send(http::respond(head, server_->metrics), head.size);
+    send(http::respond(head, server_->metrics, server_->extra), head.size);
   }
 
   void wait_readable() {
@@ -327,8 +328,9 @@ Result<tcp::endpoint> parse_listen_address(const std::string& text) {
 }
 
 Result<std::unique_ptr<MetricsServer>> MetricsServer::listen(asio::io_context& io, const tcp::endpoint& at, Metrics metrics, Log log,
-                                                             ServerLimits limits) {
+                                                             ServerLimits limits, http::Extra extra) {
   auto impl = std::make_shared<Impl>(io, std::move(metrics), std::move(log), limits);
+  impl->extra = std::move(extra);
   error_code ec;
   auto fail = [&](const char* what) {
     return make_error(Errc::io, fmt::format("cannot listen on {}:{}: {} failed: {}", at.address().to_string(), at.port(), what, ec.message()));

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -232,6 +233,36 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
   // Neither the lookalike nor the hostile runtime disturbed the others; the lookalike is ignored.
   CHECK(gc_objects(fake.pid()).empty());
   CHECK(query("objspy_agent_processes").at(0)["value"][1] >= "6");
+  // /pprof: one process's census, as go tool pprof reads it, equals its own census.
+  if (access("/usr/bin/go", X_OK) != 0) {
+    itest::missing("go", "Debian's golang-go is not installed: the agent's /pprof is read with go tool pprof (tools/setup.sh --chroot)");
+  } else {
+    const Process& p = all[1];
+    const std::string file = dir.path + "/one.pb.gz";
+    REQUIRE(itest::run({"curl", "-sS", "-f", "-o", file, fmt::format("http://{}/pprof?pid={}", address, p.pid)}).exit_code == 0);
+    auto top = itest::run({"/usr/bin/go", "tool", "pprof", "-top", "-nodecount=1000000", "-nodefraction=0", "-unit=B", file}, itest::kPatience,
+                          {{"HOME", dir.path}});
+    REQUIRE_MESSAGE(top.exit_code == 0, top.err);
+    std::map<std::string, long long> got, want;
+    std::istringstream in(top.out);
+    std::string row;
+    bool table = false;
+    while (std::getline(in, row)) {
+      if (row.find("flat  flat%") != std::string::npos) { table = true; continue; }
+      if (!table) continue;
+      std::istringstream f(row);
+      std::string flat, a, b2, c, d, name;
+      f >> flat >> a >> b2 >> c >> d;
+      std::getline(f, name);
+      name.erase(0, name.find_first_not_of(' '));
+      if (flat.empty()) continue;
+      if (flat.back() == 'B') flat.pop_back();
+      if (const long long n = std::stoll(flat); n) got[name] += n;
+    }
+    for (auto& [k, v] : p.truth.at("short").items()) want[itest::hex_decode(k)] += v.get<long long>();
+    CHECK(got == want);
+    CHECK(itest::run({"curl", "-sS", "-f", "-o", dir.path + "/x", fmt::format("http://{}/pprof?pid=1", address)}).exit_code != 0);  // no census: 404
+  }
   // The dashboard: every query of every panel returns data from this Prometheus (the
   // template variable at "All"), and the leak is the top suspect.
   {

@@ -260,6 +260,28 @@ TEST_CASE("responses: routes, HEAD, methods, bodies, versions, keep-alive") {
   CHECK(big.bytes.rfind("HTTP/1.1 431 Request Header Fields Too Large\r\n", 0) == 0);
 }
 
+TEST_CASE("responses: an extra route (the agent's /pprof) answers its path with its query; the rest stays 404") {
+  auto metrics = [] { return std::string("objspy_up 1\n"); };
+  std::string seen_query;
+  oh::Extra extra = [&](std::string_view path, std::string_view query) -> std::optional<oh::Document> {
+    if (path != "/pprof") return std::nullopt;
+    seen_query = std::string(query);
+    if (query == "pid=bad") return oh::Document{"text/plain; charset=utf-8", "pid= takes a PID\n", 400};
+    return oh::Document{"application/octet-stream", std::string("\x1f\x8b\x08", 3), 200};
+  };
+  auto answer = [&](const std::string& req) { return oh::respond(oh::parse_request_head(req, 8192), metrics, extra); };
+  auto p = answer("GET /pprof?pid=12 HTTP/1.1\r\n\r\n");
+  CHECK(p.status == 200);
+  CHECK_FALSE(p.scrape);
+  CHECK(seen_query == "pid=12");
+  CHECK(p.bytes.find("Content-Type: application/octet-stream\r\n") != std::string::npos);
+  CHECK(p.bytes.ends_with(std::string("\r\n\r\n\x1f\x8b\x08", 7)));
+  CHECK(answer("GET /pprof?pid=bad HTTP/1.1\r\n\r\n").status == 400);
+  CHECK(answer("HEAD /pprof HTTP/1.1\r\n\r\n").bytes.ends_with("\r\n\r\n"));
+  CHECK(answer("GET /other HTTP/1.1\r\n\r\n").status == 404);
+  CHECK(answer("GET /metrics HTTP/1.1\r\n\r\n").scrape);
+}
+
 TEST_CASE("a request header must arrive whole within the deadline: a byte now and then does not extend it") {
   ServerLimits limits;
   limits.request_deadline = std::chrono::milliseconds(400);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -52,6 +53,14 @@ struct Response {
 // (the text `metrics` gives, called only then), of / (a short page), anything else 404; other
 // methods 405; a GET or HEAD with a body, a malformed request (also any HTTP version but 1.0
 // and 1.1) 400; too_large 431. Every answer but a kept-alive one says "Connection: close".
-Response respond(const Head& head, const std::function<std::string()>& metrics);
+// A path the server serves besides /metrics (the agent's /pprof): the body and its type for
+// the request target (path and query), or nullopt for 404.
+struct Document {
+  std::string type;
+  std::string body;
+  int status = 200;
+};
+using Extra = std::function<std::optional<Document>(std::string_view path, std::string_view query)>;
+Response respond(const Head& head, const std::function<std::string()>& metrics, const Extra& extra = {});
 
 }  // namespace objspy::cli::http

@@ -23,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "objspy/cli/http_request.hpp"
 #include "objspy/core/result.hpp"
 
 namespace objspy::cli {
@@ -50,7 +51,7 @@ class MetricsServer {
   using Log = std::function<void(const std::string&)>;
   // Err: io (the address cannot be bound, with the system's reason).
   static Result<std::unique_ptr<MetricsServer>> listen(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& at,
-                                                        Metrics metrics, Log log = {}, ServerLimits limits = {});
+                                                        Metrics metrics, Log log = {}, ServerLimits limits = {}, http::Extra extra = {});
   ~MetricsServer();
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   // Stops accepting and closes every connection.
