@@ -21,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "objspy/census/series.hpp"
 #include "objspy/cli/agent.hpp"
@@ -31,6 +32,8 @@
 #include "objspy/elf/elf_file.hpp"
 #include "objspy/output/agent_metrics.hpp"
 #include "objspy/output/pprof.hpp"
+#include "objspy/process/cgroup.hpp"
+#include "objspy/process/proc.hpp"
 #include "objspy/process/process_labels.hpp"
 #include "objspy/process/process_tree.hpp"
 
@@ -78,7 +81,16 @@ struct Watched {
   double interval_s = 0;
   clock::time_point due;
   FailureLog failure_log;
+  // The census before the OOM kill: a crossed threshold waits for the first census after it.
+  std::optional<MemoryTrigger> trigger;
+  std::optional<std::string> pending;
+  double pending_since = 0;  // Unix time of the crossing
+  std::uint64_t pending_rss = 0;
+  std::optional<std::uint64_t> pending_limit;
+  std::uint64_t triggered = 0;
 };
+
+double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 struct CompiledFilter {
   AgentFilter::Field field;
@@ -141,7 +153,7 @@ Status run_agent(const AgentOptions& o) {
     rows.reserve(watched.size());
     for (const auto& [key, w] : watched)
       rows.push_back({w->proc.pid, w->labels, w->counted ? &*w->counted : nullptr, w->latest ? &*w->latest : nullptr, w->censuses, w->failures,
-                      w->skipped, w->interval_s, w->cpu_seconds});
+                      w->skipped, w->interval_s, w->cpu_seconds, w->triggered});
     metrics = render_agent_metrics(rows, stats);
   };
 
@@ -189,6 +201,7 @@ Status run_agent(const AgentOptions& o) {
       w->labels = std::move(labels);
       w->interval_s = o.interval_s;
       w->due = clock::now();
+      if (o.trigger.any()) w->trigger.emplace(o.trigger);
       if (o.verbose) note(fmt::format("watching pid {} ({})", p.pid, w->labels.service));
       watched.emplace(key, std::move(w));
     }
@@ -250,6 +263,25 @@ Status run_agent(const AgentOptions& o) {
         w->cpu_seconds += cpu;
         w->cpu_per_census = w->censuses + w->failures == 0 ? cpu : 0.7 * w->cpu_per_census + 0.3 * cpu;
         Result<Census>& r = result->census;
+        if (result->attached) w->labels = read_process_labels(key.first, w->proc.comm);  // it exec'd: a new command line
+        if (w->pending) {
+          if (r.ok() && r->timestamp - r->duration_ms / 1000 < w->pending_since) {
+            w->due = clock::now();  // this census began before the crossing: a fresh one next
+          } else {
+            nlohmann::json j = {{"event", "trigger"}, {"pid", key.first}, {"reason", *w->pending}, {"rss_bytes", w->pending_rss},
+                                {"limit_bytes", w->pending_limit ? nlohmann::json(*w->pending_limit) : nlohmann::json(nullptr)},
+                                {"crossed_at", w->pending_since}, {"timestamp", unix_now()}};
+            if (r.ok()) {
+              auto path = write_triggered(o.trigger.dir, *r, RenderOptions{o.names, 0}, j);
+              note(fmt::format("pid {}: {}: {}", key.first, *w->pending, path.ok() ? "census written to " + *path : path.error().message));
+              if (path.ok()) ++w->triggered;
+            } else {
+              note(fmt::format("pid {}: {}: no census: {}", key.first, *w->pending, r.error().message));
+            }
+            w->trigger->fired(now_s());
+            w->pending.reset();
+          }
+        }
         if (r.ok()) {
           ++w->censuses;
           if (trusted_census(*r)) w->counted = *r;
@@ -279,12 +311,48 @@ Status run_agent(const AgentOptions& o) {
         // longer, the others keep their interval.
         const double share = o.cpu_budget / static_cast<double>(std::max<std::size_t>(watched.size(), 1));
         w->interval_s = std::max(o.interval_s, w->cpu_per_census / share);
-        w->due = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(w->interval_s));
+        if (!w->pending) w->due = clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(w->interval_s));
         render();
         schedule();
       });
     });
   };
+
+  // The memory poll of the triggers: statm of every watched process (and its cgroup's limit
+  // when a share is asked for) on the io thread; a crossing puts its process first in line.
+  asio::steady_timer poll_timer(io);
+  std::function<void()> poll = [&] {
+    poll_timer.expires_after(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(o.trigger.poll_s)));
+    poll_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (ec) return;
+      bool fired = false;
+      for (auto& [key, w] : watched) {
+        if (!w->trigger || w->pending) continue;
+        auto rss = read_rss_bytes(key.first);
+        if (!rss.ok()) continue;
+        MemoryReading reading{now_s(), *rss, std::nullopt};
+        if (o.trigger.limit_share)
+          if (auto cg = read_cgroup_memory(key.first); cg.ok()) reading.limit = cg->limit;
+        if (auto why = w->trigger->observe(reading)) {
+          w->pending = *why;
+          w->pending_since = unix_now();
+          w->pending_rss = reading.rss;
+          w->pending_limit = reading.limit;
+          w->due = clock::now() - std::chrono::hours(1);  // ahead of every planned census
+          note(fmt::format("pid {} ({}): {}: taking a census now", key.first, w->labels.service, *why));
+          fired = true;
+        }
+      }
+      if (fired) schedule();
+      poll();
+    });
+  };
+  if (o.trigger.any()) {
+    struct stat st {};
+    if (o.trigger.dir.empty()) return make_error(Errc::usage, "a --trigger-* threshold needs --trigger-dir DIR: where its censuses are written");
+    if (::stat(o.trigger.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return make_error(Errc::io, fmt::format("--trigger-dir {}: not a directory", o.trigger.dir));
+    poll();
+  }
 
   ServerLimits limits;
   if (auto lowered = fit_open_file_limit(limits); !lowered.empty()) note(lowered);
@@ -322,6 +390,7 @@ Status run_agent(const AgentOptions& o) {
     if (ec) return;
     discover_timer.cancel();
     census_timer.cancel();
+    poll_timer.cancel();
     server->close();
     io.stop();
   });

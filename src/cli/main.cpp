@@ -70,6 +70,56 @@ int fail(const objspy::Error& raw) {
   return objspy::exit_code(e.code);
 }
 
+
+// record's and agent's census before the OOM kill (memory_trigger.hpp): the options, and what
+// the parser leaves to be checked after it.
+struct TriggerArgs {
+  std::uint64_t rss = 0;
+  double share = 0;
+  std::string growth;
+  CLI::Option *rss_opt = nullptr, *share_opt = nullptr, *growth_opt = nullptr;
+};
+
+void add_trigger_options(CLI::App* app, objspy::cli::TriggerOptions& t, TriggerArgs& a) {
+  const auto& time_units = kTimeUnits;
+  const char* group = "Census before the OOM kill";
+  a.rss_opt = app->add_option("--trigger-rss", a.rss, "Take a census at once, into --trigger-dir, when the target's RSS exceeds this (500M, 2G)")
+                  ->transform(CLI::AsSizeValue(false))->group(group);
+  a.share_opt = app->add_option("--trigger-limit-share", a.share,
+                                "... when its RSS exceeds this percentage of its memory cgroup's limit (cgroup v1 or v2; 80 for 80%)")
+                    ->check(CLI::Range(1.0, 100.0))->group(group);
+  a.growth_opt = app->add_option("--trigger-growth", a.growth, "... when its RSS grows faster than SIZE/DURATION (100M/1m: 100 MiB within a minute)")->group(group);
+  app->add_option("--trigger-window", t.window_s, "At most one triggered census per this long (per process)")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str()->group(group);
+  app->add_option("--trigger-poll", t.poll_s, "How often memory is read for the triggers")
+      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str()->group(group);
+  app->add_option("--trigger-dir", t.dir, "Directory for the triggered censuses (objspy-census-PID-TIME.json)")->group(group);
+}
+
+objspy::Status finish_trigger_options(objspy::cli::TriggerOptions& t, const TriggerArgs& a) {
+  using namespace objspy;
+  const auto& time_units = kTimeUnits;
+  if (a.rss_opt->count()) {
+    if (a.rss == 0) return make_error(Errc::usage, "--trigger-rss must be positive");
+    t.rss_bytes = a.rss;
+  }
+  if (a.share_opt->count()) t.limit_share = a.share / 100.0;
+  if (a.growth_opt->count()) {
+    // SIZE/DURATION, each part as the other options read it.
+    const auto slash = a.growth.find('/');
+    std::string size = a.growth.substr(0, slash), span = slash == std::string::npos ? "" : a.growth.substr(slash + 1);
+    const bool bad = slash == std::string::npos || !CLI::AsSizeValue(false)(size).empty() ||
+                     !CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE)(span).empty();
+    double bytes = 0, seconds = 0;
+    if (bad || !CLI::detail::lexical_cast(size, bytes) || !CLI::detail::lexical_cast(span, seconds) || bytes <= 0 || seconds <= 0)
+      return make_error(Errc::usage, "--trigger-growth takes SIZE/DURATION, e.g. 100M/1m");
+    t.growth_bytes_per_s = bytes / seconds;
+    t.growth_span_s = seconds;
+  }
+  if (t.poll_s <= 0 || t.window_s < 0) return make_error(Errc::usage, "--trigger-poll must be positive and --trigger-window not negative");
+  return {};
+}
+
 // Everything main does; main only adds the last-resort handler.
 int run(int argc, char** argv) {
   using namespace objspy;
@@ -115,22 +165,8 @@ int run(int argc, char** argv) {
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
   r->add_option("--report", rec.report, "At the end, write an HTML report (objects over time, leak suspects with their curves) to this file");
   add_max_types(r, rec.max_types);
-  // The census before the OOM kill (memory_trigger.hpp).
-  std::uint64_t trigger_rss = 0;
-  double trigger_share = 0;
-  std::string trigger_growth;
-  auto* trss = r->add_option("--trigger-rss", trigger_rss, "Take a census at once, into --trigger-dir, when the target's RSS exceeds this (500M, 2G)")
-                   ->transform(CLI::AsSizeValue(false))->group("Census before the OOM kill");
-  auto* tshare = r->add_option("--trigger-limit-share", trigger_share,
-                               "... when its RSS exceeds this percentage of its memory cgroup's limit (cgroup v1 or v2; 80 for 80%)")
-                     ->check(CLI::Range(1.0, 100.0))->group("Census before the OOM kill");
-  auto* tgrowth = r->add_option("--trigger-growth", trigger_growth, "... when its RSS grows faster than SIZE/DURATION (100M/1m: 100 MiB within a minute)")
-                      ->group("Census before the OOM kill");
-  r->add_option("--trigger-window", rec.trigger.window_s, "At most one triggered census per this long")
-      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str()->group("Census before the OOM kill");
-  r->add_option("--trigger-poll", rec.trigger.poll_s, "How often the target's memory is read for the triggers")
-      ->transform(CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE))->capture_default_str()->group("Census before the OOM kill");
-  r->add_option("--trigger-dir", rec.trigger.dir, "Directory for the triggered censuses (objspy-census-PID-TIME.json)")->group("Census before the OOM kill");
+  TriggerArgs rec_trigger;
+  add_trigger_options(r, rec.trigger, rec_trigger);
 
   cli::TopOptions top;
   bool top_qualified = false;
@@ -182,6 +218,8 @@ int run(int argc, char** argv) {
   ag->add_flag("--no-bytes", agent.no_bytes, "Counts only, no sys.getsizeof per object");
   ag->add_flag("--qualified", agent_qualified, "Name types module.name");
   ag->add_flag("-v,--verbose", agent.verbose, "Log processes found and ended, scrapes and failed censuses to stderr");
+  TriggerArgs agent_trigger;
+  add_trigger_options(ag, agent.trigger, agent_trigger);
 
   std::string diff_a, diff_b;
   std::size_t diff_limit = 0;
@@ -246,24 +284,7 @@ int run(int argc, char** argv) {
   } else if (r->parsed()) {
     rec.render.names = rec_qualified ? NameForm::qualified : NameForm::short_name;
     if (rec.interval_s <= 0) return fail(make_error(Errc::usage, "--interval must be positive"));
-    if (trss->count()) {
-      if (trigger_rss == 0) return fail(make_error(Errc::usage, "--trigger-rss must be positive"));
-      rec.trigger.rss_bytes = trigger_rss;
-    }
-    if (tshare->count()) rec.trigger.limit_share = trigger_share / 100.0;
-    if (tgrowth->count()) {
-      // SIZE/DURATION, each part as the other options read it.
-      const auto slash = trigger_growth.find('/');
-      std::string size = trigger_growth.substr(0, slash), span = slash == std::string::npos ? "" : trigger_growth.substr(slash + 1);
-      const bool bad = slash == std::string::npos || !CLI::AsSizeValue(false)(size).empty() ||
-                       !CLI::AsNumberWithUnit(time_units, CLI::AsNumberWithUnit::CASE_SENSITIVE)(span).empty();
-      double bytes = 0, seconds = 0;
-      if (bad || !CLI::detail::lexical_cast(size, bytes) || !CLI::detail::lexical_cast(span, seconds) || bytes <= 0 || seconds <= 0)
-        return fail(make_error(Errc::usage, "--trigger-growth takes SIZE/DURATION, e.g. 100M/1m"));
-      rec.trigger.growth_bytes_per_s = bytes / seconds;
-      rec.trigger.growth_span_s = seconds;
-    }
-    if (rec.trigger.poll_s <= 0 || rec.trigger.window_s < 0) return fail(make_error(Errc::usage, "--trigger-poll must be positive and --trigger-window not negative"));
+    if (auto st = finish_trigger_options(rec.trigger, rec_trigger); !st.ok()) return fail(st.error());
     auto st = cli::run_record(rec);
     if (!st.ok()) return fail(st.error());
   } else if (tp->parsed()) {
@@ -301,6 +322,7 @@ int run(int argc, char** argv) {
   } else if (ag->parsed()) {
     agent.names = agent_qualified ? NameForm::qualified : NameForm::short_name;
     agent.cpu_budget = agent_budget_pct / 100.0;
+    if (auto st = finish_trigger_options(agent.trigger, agent_trigger); !st.ok()) return fail(st.error());
     if (agent.interval_s <= 0 || agent.discover_s <= 0) return fail(make_error(Errc::usage, "--interval and --discover-interval must be positive"));
     for (auto [from, to] : {std::pair{&agent_include, &agent.include}, std::pair{&agent_exclude, &agent.exclude}}) {
       for (const auto& f : *from) {

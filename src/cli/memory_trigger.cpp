@@ -1,6 +1,14 @@
 #include "objspy/cli/memory_trigger.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+
 #include <fmt/format.h>
+
+#include "objspy/cli/safe_file.hpp"
+#include "objspy/output/render.hpp"
 
 namespace objspy::cli {
 namespace {
@@ -34,6 +42,24 @@ std::optional<std::string> MemoryTrigger::observe(const MemoryReading& r) {
     }
   }
   return std::nullopt;
+}
+
+Result<std::string> write_triggered(const std::string& dir, const Census& c, const RenderOptions& r, const nlohmann::json& trigger) {
+  RenderOptions all = r;
+  all.limit = 0;
+  auto j = census_to_json(c, all);
+  j["trigger"] = trigger;
+  const std::string text = j.dump(-1, ' ', true) + "\n";
+  const std::time_t t = static_cast<std::time_t>(c.timestamp);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string path = fmt::format("{}/objspy-census-{}-{}.json", dir, c.pid, stamp);
+  OBJSPY_ASSIGN(std::FILE* f, open_for_writing(path));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  if (std::fclose(f) != 0 || !ok) return make_error(Errc::io, fmt::format("cannot write {}", path));
+  return path;
 }
 
 }  // namespace objspy::cli

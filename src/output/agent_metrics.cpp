@@ -127,6 +127,9 @@ std::string render_agent_metrics(const std::vector<AgentProcess>& processes, con
   each("objspy_process_agent_cpu_seconds_total", "counter", "CPU time the agent spent on censuses of the process.",
        [&](auto name, const AgentProcess& p, const std::string& l) { out += fmt::format("{}{{{}}} {:.6f}\n", name, l, p.cpu_seconds); });
 
+  each("objspy_process_triggered_censuses_total", "counter", "Censuses written to --trigger-dir because the process's memory crossed a threshold.",
+       [&](auto name, const AgentProcess& p, const std::string& l) { out += fmt::format("{}{{{}}} {}\n", name, l, p.triggered); });
+
   header(out, "objspy_agent_processes", "gauge", "Python processes watched.");
   out += fmt::format("objspy_agent_processes {}\n", processes.size());
   header(out, "objspy_agent_ignored_processes", "gauge", "Processes seen that are not Python, or were filtered out.");

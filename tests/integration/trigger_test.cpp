@@ -138,3 +138,35 @@ TEST_CASE("record --trigger-*: bad thresholds and a missing directory are usage 
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.path)) ++files;
   CHECK(files == 1);
 }
+
+TEST_CASE("agent --trigger-limit-share: the census before the OOM kill, for a process the agent watches") {
+  constexpr std::uint64_t kLimit = 160ull << 20;
+  const auto* py = itest::plain_python();
+  REQUIRE(py);
+  LimitedCgroup cg(kLimit);
+  if (!cg.error.empty()) {
+    itest::missing("memory cgroup", "no memory cgroup can be made here with a limit (root, cgroup v1 memory or v2): " + cg.error);
+    return;
+  }
+  itest::Target t(*py, "oom_grow.py");
+  std::string err;
+  REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
+  REQUIRE(cg.add(t.pid()));
+  itest::TempDir dir;
+  itest::Target agent(itest::objspy({"agent", "--listen", "127.0.0.1:0", "--interval", "1h", "--discover-interval", "200ms", "--include",
+                                     "cmdline=oom_grow\\.py", "--trigger-limit-share", "50", "--trigger-dir", dir.path, "--trigger-poll", "50ms", "-v"}));
+  std::string seen;
+  REQUIRE_MESSAGE(agent.stderr_line(fmt::format("watching pid {}", t.pid()), itest::kPatience, &seen), seen);
+  REQUIRE(t.ask("go", itest::kPatience) == "growing");
+  REQUIRE_MESSAGE(agent.stderr_line("census written to", itest::kPatience, &seen), seen);
+  const int status = t.wait_exit(itest::kPatience);
+  REQUIRE(WIFSIGNALED(status));
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path)) files.push_back(e.path());
+  REQUIRE(files.size() == 1);
+  std::ifstream f(files[0]);
+  const json c = json::parse(f);
+  CHECK(c.at("pid") == t.pid());
+  CHECK(c.at("types").at(0).at("name") == "Leak");
+  CHECK(c.at("trigger").at("limit_bytes") == kLimit);
+}

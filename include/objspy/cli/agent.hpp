@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "objspy/census/census.hpp"
+#include "objspy/cli/memory_trigger.hpp"
 #include "objspy/core/result.hpp"
 
 namespace objspy::cli {
@@ -33,6 +34,7 @@ struct AgentOptions {
   bool verbose = false;
   pid_t root = 0;                  // serve --subprocesses: only this process and its descendants
   std::string what = "agent";      // how the ready line names the command
+  TriggerOptions trigger;          // a census at once when a process's memory crosses a threshold
 };
 
 Status run_agent(const AgentOptions& o);

@@ -8,6 +8,12 @@
 #include <string>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
+#include "objspy/census/census.hpp"
+#include "objspy/core/result.hpp"
+#include "objspy/output/render.hpp"
+
 namespace objspy::cli {
 
 struct TriggerOptions {
@@ -43,5 +49,11 @@ class MemoryTrigger {
   std::optional<double> last_fired_;
   std::deque<std::pair<double, std::uint64_t>> history_;  // (time, rss) over growth_span_s
 };
+
+// A triggered census in a file of its own in `dir` (objspy-census-PID-UTCTIME.json): the
+// census document (every type) plus "trigger". Written as a careful daemon writes (never
+// through a planted link) and synced, so it is on disk before the kill that may follow.
+// Its path, or Err io.
+Result<std::string> write_triggered(const std::string& dir, const Census& c, const RenderOptions& r, const nlohmann::json& trigger);
 
 }  // namespace objspy::cli

@@ -22,6 +22,7 @@ struct AgentProcess {
   std::uint64_t censuses = 0, failures = 0, skipped = 0;
   double interval_s = 0;            // its census interval now (stretched to fit the CPU budget)
   double cpu_seconds = 0;           // objspy's CPU spent on it
+  std::uint64_t triggered = 0;      // censuses written because its memory crossed a threshold
 };
 
 struct AgentStats {
