@@ -165,6 +165,8 @@ int run(int argc, char** argv) {
   r->add_flag("-q,--quiet", rec.quiet, "No suspects table on stderr at the end");
   r->add_option("--report", rec.report, "At the end, write an HTML report (objects over time, leak suspects with their curves) to this file");
   add_max_types(r, rec.max_types);
+  r->add_flag("--subprocesses", rec.subprocesses,
+              "Also every descendant (a worker pool): each census line is their sum, preceded by each process's census as an event line");
   TriggerArgs rec_trigger;
   add_trigger_options(r, rec.trigger, rec_trigger);
 
@@ -183,6 +185,7 @@ int run(int argc, char** argv) {
   tp->add_option("-l,--limit", top.render.limit, "Rows of each table when stdout is not a terminal (0: all)")->capture_default_str();
   tp->add_flag("--qualified", top_qualified, "Name types module.name");
   add_max_types(tp, top.max_types);
+  tp->add_flag("--subprocesses", top.subprocesses, "Also every descendant (a worker pool): the view of their sum");
 
   cli::ServeOptions serve;
   bool serve_qualified = false;

@@ -11,7 +11,7 @@ namespace objspy::cli {
 namespace asio = boost::asio;
 using clock = std::chrono::steady_clock;
 
-PeriodicCensus::PeriodicCensus(asio::io_context& io, FollowingSampler& sampler, double interval_s, Handler handler)
+PeriodicCensus::PeriodicCensus(asio::io_context& io, CensusSource& sampler, double interval_s, Handler handler)
     : io_(io),
       sampler_(sampler),
       interval_(std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(interval_s))),

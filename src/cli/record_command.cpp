@@ -19,6 +19,7 @@
 #include "objspy/cli/periodic.hpp"
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/following.hpp"
+#include "objspy/cli/tree_sampler.hpp"
 #include "objspy/cli/memory_trigger.hpp"
 #include "objspy/cli/safe_file.hpp"
 #include "objspy/core/escape.hpp"
@@ -40,7 +41,14 @@ double now_mono() { return std::chrono::duration<double>(std::chrono::steady_clo
 }  // namespace
 
 Status run_record(const RecordOptions& o) {
-  OBJSPY_ASSIGN(auto follower, FollowingSampler::attach(o.target));  // first: no empty output file for a bad PID
+  // First: no empty output file for a bad PID.
+  std::unique_ptr<CensusSource> follower;
+  if (o.subprocesses) {
+    if (o.trigger.any()) return make_error(Errc::usage, "--trigger-* watch one process; for each process of a pool use objspy agent --include");
+    OBJSPY_ASSIGN(follower, TreeSampler::attach(o.target));
+  } else {
+    OBJSPY_ASSIGN(follower, FollowingSampler::attach(o.target));
+  }
   FILE* out = stdout;
   std::unique_ptr<FILE, int (*)(FILE*)> file(nullptr, &std::fclose);
   if (!o.output.empty() && o.output != "-") {
@@ -84,7 +92,7 @@ Status run_record(const RecordOptions& o) {
   const auto started = std::chrono::steady_clock::now();
   long taken = 0, failed = 0;
   std::optional<Error> failure;
-  FailureLog failure_log;
+  FailureLog failure_log, skipped_log;
   std::string end_reason;
   LiveSeries live(o.render.names, o.max_types);
 
@@ -162,7 +170,30 @@ Status run_record(const RecordOptions& o) {
       if (auto line = failure_log.failed(e.message)) note("census failed: " + *line);
     } else {
       failure_log.succeeded();
-      write_line(render_json(*c, o.render, false));
+      // --subprocesses: each process's census as an event line (readers of the series skip
+      // them), then the sum, the census of the series.
+      for (const Census& m : t.members) {
+        auto j = census_to_json(m, o.render);
+        j["event"] = "process";
+        j["tree_root"] = o.target.pid;
+        write_line(j.dump(-1, ' ', true) + "\n");
+      }
+      if (!t.skipped.empty()) {
+        std::string all;
+        for (const auto& s : t.skipped) all += (all.empty() ? "" : "; ") + s;
+        if (auto line = skipped_log.failed(all)) note("left out of the sum: " + *line);
+      } else {
+        skipped_log.succeeded();
+      }
+      if (o.subprocesses) {
+        auto j = census_to_json(*c, o.render);
+        nlohmann::json pids = nlohmann::json::array();
+        for (const Census& m : t.members) pids.push_back(m.pid);
+        j["processes"] = pids;
+        write_line(j.dump(-1, ' ', true) + "\n");
+      } else {
+        write_line(render_json(*c, o.render, false));
+      }
       if (report_file) {
         const Snapshot head = snapshot_header(*c);
         report.observe(&head, {});

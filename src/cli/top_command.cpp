@@ -19,6 +19,7 @@
 #include "objspy/cli/commands.hpp"
 #include "objspy/cli/periodic.hpp"
 #include "objspy/cli/following.hpp"
+#include "objspy/cli/tree_sampler.hpp"
 #include "objspy/core/escape.hpp"
 #include "objspy/cli/terminal.hpp"
 #include "objspy/output/top.hpp"
@@ -59,7 +60,12 @@ std::map<std::string, LiveSort> sort_names() {
 }
 
 Status run_top(const TopOptions& o) {
-  OBJSPY_ASSIGN(auto follower, FollowingSampler::attach(o.target));
+  std::unique_ptr<CensusSource> follower;
+  if (o.subprocesses) {
+    OBJSPY_ASSIGN(follower, TreeSampler::attach(o.target));
+  } else {
+    OBJSPY_ASSIGN(follower, FollowingSampler::attach(o.target));
+  }
 
   namespace asio = boost::asio;
   asio::io_context io;

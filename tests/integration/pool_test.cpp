@@ -207,3 +207,55 @@ TEST_CASE("serve --subprocesses: the pool's per-process series, each equal to th
   CHECK(body.find(fmt::format("pid=\"{}\"", truth.at("other").get<long long>())) == std::string::npos);  // cat: not Python
   CHECK(body.find("objspy_agent_processes 4\n") != std::string::npos);
 }
+
+TEST_CASE("record and top --subprocesses: each census is the pool's sum, each process's own as an event line, on every interpreter") {
+  for (const auto& py : itest::interpreters()) {
+    INFO(py.label);
+    itest::Target t(py, "worker_pool.py");
+    std::string err;
+    auto line = t.ready_line(itest::kPatience, &err);
+    REQUIRE_MESSAGE(line, err);
+    const json truth = json::parse(*line);
+    std::map<long long, long long> own;  // pid -> total
+    long long total = 0;
+    json all = truth.at("workers");
+    all.push_back(truth.at("master"));
+    for (const auto& c : all) {
+      own[c.at("pid").get<long long>()] = c.at("total").get<long long>();
+      total += c.at("total").get<long long>();
+    }
+    itest::TempDir dir;
+    const std::string file = dir.path + "/pool.ndjson";
+    auto r = itest::run(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--subprocesses", "-n", "3", "-i", "200ms", "-o", file, "-q"}));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    std::ifstream in(file);
+    std::string l;
+    int sums = 0, parts = 0;
+    while (std::getline(in, l)) {
+      const json j = json::parse(l);
+      if (j.value("event", "") == "process") {
+        ++parts;
+        REQUIRE(own.count(j.at("pid").get<long long>()) == 1);
+        CHECK(j.at("total_objects") == own.at(j.at("pid").get<long long>()));
+        CHECK(j.at("tree_root") == t.pid());
+      } else if (!j.contains("event")) {
+        ++sums;
+        CHECK(j.at("pid") == t.pid());
+        CHECK(j.at("total_objects") == total);
+        CHECK(j.at("processes").size() == 4);
+      }
+    }
+    CHECK(sums == 3);
+    CHECK(parts == 12);
+    // The series readers take the sums.
+    auto sus = itest::run(itest::objspy({"suspects", file, "--json"}));
+    CHECK(sus.exit_code == 0);
+    CHECK(json::parse(sus.out).at("samples") == 3);
+    auto top = itest::run(itest::objspy({"top", "--pid", std::to_string(t.pid()), "--subprocesses", "-n", "1"}));
+    CHECK(top.exit_code == 0);
+    CHECK(top.out.find(fmt::format(", {} objects (", total)) != std::string::npos);
+  }
+  auto both = itest::run(itest::objspy({"record", "--pid", std::to_string(getpid()), "--subprocesses", "--trigger-rss", "1G", "--trigger-dir", "/tmp"}));
+  CHECK(both.exit_code == 2);
+}

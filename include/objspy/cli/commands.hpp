@@ -65,6 +65,7 @@ struct RecordOptions {
   std::size_t max_types = kDefaultMaxTypes;  // types kept for the closing ranking (series.hpp)
   std::string report;      // "": none; else the HTML report written there at the end
   TriggerOptions trigger;  // a census at once when memory crosses a threshold (memory_trigger.hpp)
+  bool subprocesses = false;  // the process and its descendants summed (tree_sampler.hpp), each also as an event line
 };
 // One census per tick as NDJSON, flushed per line; ends cleanly on SIGINT/SIGTERM, the
 // target's exit (with a final event line), --duration or --count.
@@ -77,6 +78,7 @@ struct TopOptions {
   LiveSort sort = LiveSort::growth;
   RenderOptions render{NameForm::short_name, 25};  // limit: rows of each plain table
   std::size_t max_types = kDefaultMaxTypes;  // types kept for ranking suspects (series.hpp)
+  bool subprocesses = false;  // the process and its descendants summed (tree_sampler.hpp)
 };
 // A live view on a terminal (keys to sort and quit); plain tables when stdout is not one.
 Status run_top(const TopOptions& o);

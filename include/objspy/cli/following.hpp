@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "objspy/census/sampler.hpp"
 #include "objspy/cli/commands.hpp"
@@ -26,9 +27,22 @@ struct FollowedCensus {
   };
   Result<Census> census = make_error(Errc::internal, "no census taken");
   std::optional<Attached> attached;
+  // --subprocesses (TreeSampler): `census` is the sum; these are its parts, and the processes
+  // of the tree left out this time, each with why.
+  std::vector<Census> members;
+  std::vector<std::string> skipped;
 };
 
-class FollowingSampler {
+// Where record, top and the periodic census get each census from: one process followed
+// across exec, or a process tree summed (tree_sampler.hpp).
+class CensusSource {
+ public:
+  virtual ~CensusSource() = default;
+  virtual FollowedCensus sample() = 0;
+  virtual std::uint64_t reattaches() const = 0;
+};
+
+class FollowingSampler : public CensusSource {
  public:
   // The first attach. Err: as Sampler::attach.
   static Result<std::unique_ptr<FollowingSampler>> attach(const TargetOptions& t);
@@ -38,9 +52,9 @@ class FollowingSampler {
   // One census of the image the target runs now, attaching again first if it changed. The
   // census is an error (target_exited when the process is gone or its PID reused; else what
   // kept the census from being taken) or a census. Bounded: at most two attaches per call.
-  FollowedCensus sample();
+  FollowedCensus sample() override;
   pid_t pid() const { return opts_.pid; }
-  std::uint64_t reattaches() const { return reattaches_; }
+  std::uint64_t reattaches() const override { return reattaches_; }
 
  private:
   explicit FollowingSampler(const TargetOptions& t) : opts_(t) {}

@@ -20,7 +20,7 @@ class PeriodicCensus {
   using Handler = std::function<void(FollowedCensus)>;
   // `handler` runs on the io thread for each census or error. It may call stop().
   // Fixes the allocator's mmap threshold for the whole process (periodic.cpp: why).
-  PeriodicCensus(boost::asio::io_context& io, FollowingSampler& sampler, double interval_s, Handler handler);
+  PeriodicCensus(boost::asio::io_context& io, CensusSource& sampler, double interval_s, Handler handler);
   ~PeriodicCensus();  // waits for a census in flight (its target is never left held)
   PeriodicCensus(const PeriodicCensus&) = delete;
   PeriodicCensus& operator=(const PeriodicCensus&) = delete;
@@ -36,7 +36,7 @@ class PeriodicCensus {
   void launch();
 
   boost::asio::io_context& io_;
-  FollowingSampler& sampler_;
+  CensusSource& sampler_;
   std::chrono::steady_clock::duration interval_;
   Handler handler_;
   boost::asio::steady_timer timer_;
