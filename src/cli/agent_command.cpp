@@ -126,7 +126,9 @@ Status run_agent(const AgentOptions& o) {
   asio::io_context io;
   asio::thread_pool worker(1);
   std::map<Key, std::shared_ptr<Watched>> watched;
-  std::set<Key> ignored;                                   // not Python, or filtered out
+  // Not Python, or filtered out, with the executable it ran then: a process that execs (a
+  // shell entrypoint's `exec python app.py`) is looked at again.
+  std::map<Key, std::pair<dev_t, ino_t>> ignored;
   std::map<std::pair<dev_t, ino_t>, bool> exe_has_runtime;  // executables checked for _PyRuntime
   AgentStats stats;
   stats.cpu_budget = o.cpu_budget;
@@ -172,6 +174,11 @@ Status run_agent(const AgentOptions& o) {
     return it->second;
   };
 
+  auto exe_of = [](pid_t pid) -> std::pair<dev_t, ino_t> {
+    struct stat st {};
+    if (::stat(fmt::format("/proc/{}/exe", pid).c_str(), &st) != 0) return {0, 0};
+    return {st.st_dev, st.st_ino};
+  };
   std::function<void()> schedule;
   auto discover = [&] {
     ++stats.discoveries;
@@ -186,14 +193,18 @@ Status run_agent(const AgentOptions& o) {
       if (o.root && tree.count(p.pid) == 0) continue;
       const Key key{p.pid, p.start_time};
       present.insert(key);
-      if (p.pid == self || watched.count(key) || ignored.count(key) || p.state == 'Z') continue;
+      if (p.pid == self || watched.count(key) || p.state == 'Z') continue;
+      if (auto it = ignored.find(key); it != ignored.end()) {
+        if (exe_of(p.pid) == it->second) continue;
+        ignored.erase(it);  // it exec'd since
+      }
       if (!candidate(p.pid)) {
-        ignored.insert(key);
+        ignored.emplace(key, exe_of(p.pid));
         continue;
       }
       auto labels = read_process_labels(p.pid, p.comm);
       if (!wanted(labels)) {
-        ignored.insert(key);
+        ignored.emplace(key, exe_of(p.pid));
         continue;
       }
       auto w = std::make_shared<Watched>();
@@ -212,7 +223,7 @@ Status run_agent(const AgentOptions& o) {
       ++stats.exited;
       it = watched.erase(it);
     }
-    for (auto it = ignored.begin(); it != ignored.end();) it = present.count(*it) ? std::next(it) : ignored.erase(it);
+    for (auto it = ignored.begin(); it != ignored.end();) it = present.count(it->first) ? std::next(it) : ignored.erase(it);
     // Keep the cache of executables bounded: a host does not have more than this many.
     if (exe_has_runtime.size() > 65536) exe_has_runtime.clear();
     render();
@@ -299,7 +310,7 @@ Status run_agent(const AgentOptions& o) {
           if (!w->sampler && (code == Errc::not_python || code == Errc::unsupported_version)) {
             // Python-like names, but no interpreter objspy can read: not watched.
             if (o.verbose) note(fmt::format("pid {}: {}", key.first, r.error().message));
-            ignored.insert(key);
+            ignored.emplace(key, exe_of(key.first));
             watched.erase(key);
             render();
             return schedule();

@@ -80,8 +80,9 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
   const auto* p313 = find("pyenv 3.13");
   const auto* p39 = find("pyenv 3.9");
   const auto* sid = find("sid python3.14 (chroot)");
+  const auto* p310 = find("pyenv 3.10");
   for (auto [py, name] : {std::pair{p38, "pyenv 3.8"}, {p312, "pyenv 3.12"}, {p311, "pyenv 3.11"}, {p313, "pyenv 3.13"}, {p39, "pyenv 3.9"},
-                          {sid, "sid python3.14"}})
+                          {sid, "sid python3.14"}, {p310, "pyenv 3.10"}})
     if (!py) {
       itest::missing(name, "the agent test runs five interpreters of different versions");
       return;
@@ -186,6 +187,30 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
     }
     return true;
   };
+  auto discoveries = [&] {
+    const std::string m = http_get("http://" + address + "/metrics");
+    const std::string key = "\nobjspy_agent_discoveries_total ";
+    const auto at = m.find(key);
+    return at == std::string::npos ? 0L : std::stol(m.substr(at + key.size()));
+  };
+  // A shell that the agent sees first (not Python: ignored), which then execs Python, as a
+  // container's entrypoint script does: watched from then on.
+  {
+    Process p;
+    p.label = "pyenv 3.10 (exec'd by a shell)";
+    std::vector<std::string> argv{"/bin/sh", "-c", "echo shell; read x; exec \"$@\"", "sh"};
+    for (const auto& a : p310->argv) argv.push_back(a);
+    argv.push_back(p310->script_dir + "/known_heap.py");
+    p.target = std::make_unique<itest::Target>(argv);
+    REQUIRE_MESSAGE(p.target->ready_line(itest::kPatience, &err) == std::optional<std::string>("shell"), err);
+    const long seen_before = discoveries();
+    REQUIRE(wait_for([&] { return discoveries() >= seen_before + 2; }));  // the shell was looked at
+    const std::string line = p.target->ask("go", itest::kPatience);
+    REQUIRE_MESSAGE(!line.empty(), "the exec'd interpreter did not start");
+    p.truth = json::parse(line);
+    p.pid = p.target->pid();
+    all.push_back(std::move(p));
+  }
   auto gc_objects = [&](pid_t pid) { return query(fmt::format("objspy_process_gc_objects{{pid=\"{}\"}}", pid)); };
   // A process that comes later.
   start_py("pyenv 3.9 (comes and goes)", *p39);
