@@ -152,7 +152,10 @@ TEST_CASE("agent: Prometheus stores every Python process of the host with its la
   // Only this test's processes: the machine may run other Python.
   itest::Target agent(itest::objspy({"agent", "--listen", "127.0.0.1:0", "--interval", "1s", "--discover-interval", "300ms", "--top",
                                      std::to_string(kTop), "--include", "cmdline=known_heap\\.py", "--include", "cmdline=busy_leak\\.py", "--include", "cmdline=python3-lookalike",
-                                     "--include", "cmdline=hostile", "--exclude", "cmdline=^unshare", "-v"}));
+                                     "--include", "cmdline=hostile", "--exclude", "cmdline=^unshare",
+                                     // Every process at its interval, whatever a census costs (under ASan, much):
+                                     // the budget is checked on its own below.
+                                     "--cpu-budget", "100", "-v"}));
   std::string seen;
   auto ready = agent.stderr_line("agent serving metrics at", itest::kPatience, &seen);
   REQUIRE_MESSAGE(ready, seen);
@@ -365,4 +368,34 @@ TEST_CASE("agent deployment: the DaemonSet has what the agent needs and nothing 
   const json dash = json::parse(f);
   CHECK(dash.at("__inputs")[0].at("pluginId") == "prometheus");
   for (const auto& p : dash.at("panels")) CHECK_FALSE(p.at("targets").empty());
+}
+
+TEST_CASE("agent --cpu-budget: a process whose censuses cost more than its share is censused less often") {
+  const auto* py = itest::plain_python();
+  REQUIRE(py);
+  itest::Target t(*py, "known_heap.py");
+  std::string err;
+  REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
+  // 0.01% of a core: even a census of a few milliseconds stretches a 1 s interval a lot.
+  itest::Target agent(itest::objspy({"agent", "--listen", "127.0.0.1:0", "--interval", "1s", "--discover-interval", "200ms", "--cpu-budget", "0.01",
+                                     "--include", fmt::format("cmdline=known_heap\\.py"), "-v"}));
+  std::string seen;
+  auto ready = agent.stderr_line("agent serving metrics at", itest::kPatience, &seen);
+  REQUIRE_MESSAGE(ready, seen);
+  const auto b = ready->find("http://"), e = ready->find("/metrics");
+  const std::string url = "http://" + ready->substr(b + 7, e - b - 7) + "/metrics";
+  const std::string key = fmt::format("objspy_process_census_interval_seconds{{pid=\"{}\"", t.pid());
+  double interval = 0;
+  long censuses = 0;
+  for (int i = 0; i < 1200 && censuses == 0; ++i) {
+    const std::string m = http_get(url);
+    const auto c = m.find(fmt::format("objspy_process_censuses_total{{pid=\"{}\"", t.pid()));
+    if (c != std::string::npos) censuses = std::stol(m.substr(m.find("} ", c) + 2));
+    if (const auto at = m.find(key); at != std::string::npos && censuses > 0) interval = std::stod(m.substr(m.find("} ", at) + 2));
+    if (censuses == 0) usleep(100000);
+  }
+  REQUIRE(censuses >= 1);
+  // cost / (0.0001 of a core): a census of at least 0.1 ms of CPU waits at least a second more.
+  CHECK(interval > 1.5);
+  CHECK(http_get(url).find("objspy_agent_cpu_budget_ratio 0.0001\n") != std::string::npos);
 }

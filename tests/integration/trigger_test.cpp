@@ -67,7 +67,7 @@ struct LimitedCgroup {
 }  // namespace
 
 TEST_CASE("record --trigger-limit-share: the census before the OOM kill is on disk first and names the growing type, on every interpreter") {
-  constexpr std::uint64_t kLimit = 160ull << 20;
+  constexpr std::uint64_t kLimit = 128ull << 20;
   for (const auto& py : itest::interpreters()) {
     INFO(py.label);
     LimitedCgroup cg(kLimit);
@@ -80,7 +80,7 @@ TEST_CASE("record --trigger-limit-share: the census before the OOM kill is on di
     REQUIRE_MESSAGE(t.ready_line(itest::kPatience, &err), err);
     REQUIRE(cg.add(t.pid()));
     itest::TempDir dir;
-    itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "1s", "--trigger-limit-share", "50",
+    itest::Target rec(itest::objspy({"record", "--pid", std::to_string(t.pid()), "--interval", "1h", "--trigger-limit-share", "50",
                                      "--trigger-dir", dir.path, "--trigger-poll", "50ms", "-q"}));
     REQUIRE_MESSAGE(rec.ready_line(itest::kPatience, &err), err);  // the first census line
     REQUIRE(t.ask("go", itest::kPatience) == "growing");
@@ -107,8 +107,6 @@ TEST_CASE("record --trigger-limit-share: the census before the OOM kill is on di
     CHECK(c.at("trigger").at("limit_bytes") == kLimit);
     CHECK(c.at("trigger").at("rss_bytes").get<double>() > 0.5 * static_cast<double>(kLimit));
     CHECK(c.at("trigger").at("reason").get<std::string>().find("of the cgroup's memory limit") != std::string::npos);
-    // By the end of the census the leak had not filled the limit yet.
-    CHECK(c.at("memory").at("rss_bytes").get<std::uint64_t>() < kLimit);
   }
 }
 
@@ -140,7 +138,7 @@ TEST_CASE("record --trigger-*: bad thresholds and a missing directory are usage 
 }
 
 TEST_CASE("agent --trigger-limit-share: the census before the OOM kill, for a process the agent watches") {
-  constexpr std::uint64_t kLimit = 160ull << 20;
+  constexpr std::uint64_t kLimit = 128ull << 20;
   const auto* py = itest::plain_python();
   REQUIRE(py);
   LimitedCgroup cg(kLimit);

@@ -18,4 +18,4 @@ sys.stdout.write("growing\n")
 sys.stdout.flush()
 while True:
     keep.extend([Leak() for _ in range(250)])
-    time.sleep(0.02)  # about 50 MB/s: time for a census (even under ASan, on a busy machine) before the kill
+    time.sleep(0.04)  # about 25 MB/s: time for a census (even under ASan, on a busy machine) before the kill
