@@ -196,13 +196,13 @@ for c in $commands; do
     grep -qx -- "$opt" <<<"$got" || die "bash: objspy $c --<TAB> does not offer $opt"
   done
 done
-same "bash: objspy dump --format <TAB>" "table json ndjson" "$(bash_complete objspy dump --format "")"
+same "bash: objspy dump --format <TAB>" "table json ndjson pprof" "$(bash_complete objspy dump --format "")"
 same "bash: objspy record --method w<TAB>" "walk" "$(bash_complete objspy record --method w)"
 say "bash completion offers the commands, their options and choices"
 
 fish_complete() { inside fish -c "complete -C '$1'" | cut -f1 | sort -u; }
 same "fish: objspy <TAB>" "$commands" "$(fish_complete 'objspy ' | grep -v '^-')"
-same "fish: objspy dump --format <TAB>" "table json ndjson" "$(fish_complete 'objspy dump --format ')"
+same "fish: objspy dump --format <TAB>" "table json ndjson pprof" "$(fish_complete 'objspy dump --format ')"
 fish_complete 'objspy serve --' | grep -qx -- --listen || die "fish: objspy serve --<TAB> does not offer --listen"
 # zsh completes in a terminal only: an interactive zsh in a pty (zpty) gets the line and a
 # TAB, and a compadd wrapper records what the completion offered.
@@ -224,7 +224,7 @@ EOF
 zsh_complete() { timeout 30 chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root TERM=dumb zsh -f /tmp/zsh_complete.zsh "$1" | grep -v '^ *$' | sort -u; }
 inside zsh -n /usr/share/zsh/vendor-completions/_objspy || die "zsh: _objspy does not parse"
 same "zsh: objspy <TAB>" "$commands" "$(zsh_complete 'objspy ')"
-same "zsh: objspy dump --format <TAB>" "table json ndjson" "$(zsh_complete 'objspy dump --format ')"
+same "zsh: objspy dump --format <TAB>" "table json ndjson pprof" "$(zsh_complete 'objspy dump --format ')"
 for c in $commands; do
   got=$(zsh_complete "objspy $c -")
   for opt in $(options_of "$c"); do
