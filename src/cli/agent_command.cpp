@@ -59,17 +59,6 @@ double process_cpu() {
   return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
-std::string read_capped(const std::string& path, std::size_t cap) {
-  std::string out;
-  if (std::FILE* f = std::fopen(path.c_str(), "re")) {
-    char buf[8192];
-    std::size_t n;
-    while (out.size() < cap && (n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    std::fclose(f);
-  }
-  return out;
-}
-
 struct Watched {
   ProcessEntry proc;
   ProcessLabels labels;
@@ -162,7 +151,7 @@ Status run_agent(const AgentOptions& o) {
   // Is this a Python process? Cheap first: a mapped file named like Python; else the
   // executable exports _PyRuntime (a static embedding), checked once per executable file.
   auto candidate = [&](pid_t pid) {
-    if (maps_mention_python(read_capped(fmt::format("/proc/{}/maps", pid), 4 << 20))) return true;
+    if (maps_mention_python(read_small_file(fmt::format("/proc/{}/maps", pid), 4 << 20).value_or(""))) return true;
     struct stat st {};
     const std::string exe = fmt::format("/proc/{}/exe", pid);
     if (::stat(exe.c_str(), &st) != 0) return false;

@@ -17,9 +17,6 @@
 namespace objspy::cli {
 namespace {
 
-// A pool larger than this is not a worker pool but a host: the agent's job.
-constexpr std::size_t kMaxTree = 1024;
-
 struct Member {
   ProcessEntry process;
   std::string command;
@@ -75,9 +72,9 @@ Status dump_tree(pid_t root, const DumpOptions& o) {
   bool cut = false;
   auto tree = process_tree(list_processes(kMaxProcesses, &cut), root);
   if (tree.empty() || tree.front().pid != root) return make_error(Errc::no_such_process, fmt::format("no process with PID {}", root));
-  if (tree.size() > kMaxTree) {
-    note(fmt::format("process {} has {} descendants: only the first {} are read", root, tree.size() - 1, kMaxTree - 1));
-    tree.resize(kMaxTree);
+  if (tree.size() > kMaxTreeProcesses) {
+    note(fmt::format("process {} has {} descendants: only the first {} are read", root, tree.size() - 1, kMaxTreeProcesses - 1));
+    tree.resize(kMaxTreeProcesses);
   }
   std::vector<Member> members;
   std::vector<Skipped> skipped;

@@ -5,12 +5,6 @@
 #include "objspy/process/process_tree.hpp"
 
 namespace objspy::cli {
-namespace {
-
-// As dump --subprocesses: a pool larger than this is a host, the agent's job.
-constexpr std::size_t kMaxTree = 1024;
-
-}  // namespace
 
 Result<std::unique_ptr<TreeSampler>> TreeSampler::attach(const TargetOptions& t) {
   std::unique_ptr<TreeSampler> s(new TreeSampler(t));
@@ -27,9 +21,9 @@ FollowedCensus TreeSampler::sample() {
     out.census = make_error(Errc::target_exited, fmt::format("process {} exited", opts_.pid));
     return out;
   }
-  if (tree.size() > kMaxTree) {
-    out.skipped.push_back(fmt::format("{} more processes of the tree (only the first {} are read)", tree.size() - kMaxTree, kMaxTree));
-    tree.resize(kMaxTree);
+  if (tree.size() > kMaxTreeProcesses) {
+    out.skipped.push_back(fmt::format("{} more processes of the tree (only the first {} are read)", tree.size() - kMaxTreeProcesses, kMaxTreeProcesses));
+    tree.resize(kMaxTreeProcesses);
   }
   std::set<Key> present;
   std::optional<Error> root_error;

@@ -1,31 +1,14 @@
 #include "objspy/process/cgroup.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 
 #include <fmt/format.h>
 
+#include "objspy/process/proc.hpp"
+
 namespace objspy {
 namespace {
-
-// A small kernel file; nullopt when it cannot be opened.
-std::optional<std::string> read_small_file(const std::string& path, std::size_t cap = 1 << 20) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string out;
-  char buf[4096];
-  while (out.size() < cap) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape(std::string_view s) {
@@ -113,9 +96,9 @@ std::optional<std::uint64_t> parse_memory_limit(std::string_view text) {
 }
 
 Result<CgroupMemory> read_cgroup_memory(pid_t pid) {
-  auto proc_cgroup = read_small_file(fmt::format("/proc/{}/cgroup", pid));
+  auto proc_cgroup = read_small_file(fmt::format("/proc/{}/cgroup", pid), 1 << 20);
   if (!proc_cgroup) return make_error(Errc::no_such_process, fmt::format("no process with PID {}", pid));
-  const auto mounts = parse_cgroup_mounts(read_small_file("/proc/self/mountinfo").value_or(""));
+  const auto mounts = parse_cgroup_mounts(read_small_file("/proc/self/mountinfo", 4 << 20).value_or(""));
   bool v1 = false;
   for (const auto& m : mounts) v1 = v1 || m.version == 1;
   auto cg = memory_cgroup_of(*proc_cgroup, v1);

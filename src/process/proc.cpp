@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -51,16 +52,7 @@ Result<std::string> slurp(const std::string& path, pid_t pid) {
 }
 
 // A small /proc file, best effort: empty when it cannot be read (gone, refused).
-std::string read_small(const std::string& path) {
-  std::ifstream f(path);
-  std::string s;
-  char buf[4096];
-  while (f && s.size() < 65536) {
-    f.read(buf, sizeof buf);
-    s.append(buf, static_cast<std::size_t>(f.gcount()));
-  }
-  return s;
-}
+std::string read_small(const std::string& path) { return read_small_file(path, 65536).value_or(""); }
 
 bool exited(char state) { return state == 'Z' || state == 'X' || state == '?'; }
 
@@ -244,6 +236,26 @@ std::string executable_path(pid_t pid) {
   char buf[4096];
   const ssize_t n = ::readlink(fmt::format("/proc/{}/exe", pid).c_str(), buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
+std::optional<std::string> read_small_file(const std::string& path, std::size_t cap) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string out;
+  char buf[4096];
+  while (out.size() < cap) {
+    const ssize_t n = ::read(fd, buf, std::min(sizeof buf, cap - out.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 Result<std::uint64_t> read_rss_bytes(pid_t pid) {

@@ -1,31 +1,15 @@
 #include "objspy/process/process_labels.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 
 #include <fmt/format.h>
 
+#include "objspy/process/proc.hpp"
+
 namespace objspy {
 namespace {
-
-std::string read_capped(const std::string& path, std::size_t cap) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  char buf[4096];
-  while (out.size() < cap) {
-    ssize_t n = ::read(fd, buf, std::min(sizeof buf, cap - out.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 // Each line's path (after the second ':').
 std::vector<std::string_view> cgroup_paths(std::string_view text, std::vector<std::string_view>* ids = nullptr) {
@@ -126,11 +110,11 @@ std::string script_of(const std::vector<std::string>& argv) {
 
 ProcessLabels read_process_labels(pid_t pid, std::string_view comm) {
   ProcessLabels l;
-  const std::string cg = read_capped(fmt::format("/proc/{}/cgroup", pid), 64 * 1024);
+  const std::string cg = read_small_file(fmt::format("/proc/{}/cgroup", pid), 64 * 1024).value_or("");
   l.unit = unit_from_cgroup(cg);
   l.container_id = container_id_from_cgroup(cg);
   l.cgroup = cgroup_path(cg);
-  std::string raw = read_capped(fmt::format("/proc/{}/cmdline", pid), 4096);
+  std::string raw = read_small_file(fmt::format("/proc/{}/cmdline", pid), 4096).value_or("");
   std::vector<std::string> argv;
   for (std::size_t at = 0; at < raw.size();) {
     const std::size_t nul = std::min(raw.find('\0', at), raw.size());
@@ -142,7 +126,7 @@ ProcessLabels read_process_labels(pid_t pid, std::string_view comm) {
     l.service = l.unit.substr(0, l.unit.size() - 8);
   } else if (!l.container_id.empty()) {
     // A container's host name is its name under Docker and its pod's under Kubernetes.
-    std::string host = read_capped(fmt::format("/proc/{}/root/etc/hostname", pid), 256);
+    std::string host = read_small_file(fmt::format("/proc/{}/root/etc/hostname", pid), 256).value_or("");
     while (!host.empty() && std::isspace(static_cast<unsigned char>(host.back()))) host.pop_back();
     l.service = host;
   }

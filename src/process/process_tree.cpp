@@ -12,24 +12,10 @@
 
 #include <fmt/format.h>
 
+#include "objspy/process/proc.hpp"
+
 namespace objspy {
 namespace {
-
-// A /proc file of at most `cap` bytes; "" when it cannot be read.
-std::string read_capped(const std::string& path, std::size_t cap) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  std::string out;
-  char buf[4096];
-  while (out.size() < cap) {
-    ssize_t n = ::read(fd, buf, std::min(sizeof buf, cap - out.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
-}
 
 template <class T>
 bool number(std::string_view s, T& v) {
@@ -78,7 +64,7 @@ std::vector<ProcessEntry> list_processes(std::size_t max, bool* truncated) {
       if (truncated) *truncated = true;
       break;
     }
-    auto entry = parse_stat_entry(pid, read_capped(fmt::format("/proc/{}/stat", pid), 4096));
+    auto entry = parse_stat_entry(pid, read_small_file(fmt::format("/proc/{}/stat", pid), 4096).value_or(""));
     if (entry) out.push_back(std::move(*entry));
   }
   closedir(d);
@@ -115,7 +101,7 @@ std::vector<ProcessEntry> process_tree(const std::vector<ProcessEntry>& all, pid
 }
 
 std::string command_line(pid_t pid, std::size_t max_bytes) {
-  std::string raw = read_capped(fmt::format("/proc/{}/cmdline", pid), max_bytes + 1);
+  std::string raw = read_small_file(fmt::format("/proc/{}/cmdline", pid), max_bytes + 1).value_or("");
   const bool cut = raw.size() > max_bytes;
   if (cut) raw.resize(max_bytes);
   while (!raw.empty() && raw.back() == '\0') raw.pop_back();

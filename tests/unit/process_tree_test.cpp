@@ -1,11 +1,13 @@
 // The process tree from /proc: parsing stat lines, descendants, this very process.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "objspy/process/proc.hpp"
 #include "objspy/process/process_tree.hpp"
 
 using objspy::ProcessEntry;
@@ -59,4 +61,18 @@ TEST_CASE("list_processes and command_line: this process, and a child it forks")
   CHECK(cut);
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
+}
+
+TEST_CASE("read_small_file: at most cap bytes of a regular file; a FIFO or a device is refused without blocking") {
+  CHECK(objspy::read_small_file("/proc/self/stat", 4096).value_or("").find(std::to_string(getpid())) == 0);
+  CHECK(objspy::read_small_file("/proc/self/cmdline", 3)->size() == 3);
+  CHECK_FALSE(objspy::read_small_file("/dev/zero", 16));
+  CHECK_FALSE(objspy::read_small_file("/nonexistent/file", 16));
+  char dir[] = "/tmp/objspy-fifo-XXXXXX";
+  REQUIRE(mkdtemp(dir));
+  const std::string fifo = std::string(dir) + "/hostname";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_FALSE(objspy::read_small_file(fifo, 256));  // no writer: a blocking open would hang here
+  unlink(fifo.c_str());
+  rmdir(dir);
 }

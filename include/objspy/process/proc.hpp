@@ -33,6 +33,10 @@ std::string executable_path(pid_t pid);
 // /proc/PID/smaps_rollup's totals. Err: as inspect_process, or io (no smaps_rollup: Linux
 // before 4.14, or a field missing).
 Result<ProcessMemory> read_process_memory(pid_t pid);
+// A small text file (/proc, the cgroup file systems, a container's /etc/hostname) of at most
+// `cap` bytes; nullopt when it cannot be opened or is not a regular file: a FIFO or device
+// planted where a file was expected can neither block the read nor feed it endlessly.
+std::optional<std::string> read_small_file(const std::string& path, std::size_t cap);
 // Resident memory from /proc/PID/statm: cheaper than smaps_rollup, for frequent polls.
 // Err: as inspect_process, or io.
 Result<std::uint64_t> read_rss_bytes(pid_t pid);

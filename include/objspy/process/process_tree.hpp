@@ -22,6 +22,10 @@ struct ProcessEntry {
 // A /proc limit is a bound, not a configuration: pid_max is at most 4,194,304 (2^22).
 constexpr std::size_t kMaxProcesses = std::size_t{1} << 22;
 
+// A worker pool larger than this is a host (the agent's job): dump, record and top
+// --subprocesses read this many processes of a tree at most.
+constexpr std::size_t kMaxTreeProcesses = 1024;
+
 // Every process (thread-group leader) in /proc, by PID; processes that vanish while listed
 // are left out. At most `max`; `truncated` says if there were more.
 std::vector<ProcessEntry> list_processes(std::size_t max = kMaxProcesses, bool* truncated = nullptr);
