@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "objspy/census/core_census.hpp"
 #include "objspy/census/sampler.hpp"
 #include "objspy/census/series.hpp"
 #include "objspy/cli/state_file.hpp"
@@ -62,6 +63,32 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
     for (const auto& n : sampler->notes()) note(n);
   }
   OBJSPY_ASSIGN(Census c, sampler->sample());
+  return emit_census(c, o, pid, sampler->process().start_time);
+}
+
+// A core file's census: rendered like a live one (--growth, --pause and --subprocesses are
+// refused before: a core has no next census, nothing to hold, no children).
+Status dump_core(const DumpOptions& o) {
+  SampleOptions so;
+  so.method = o.target.method;
+  so.limits.timeout_s = o.target.census_timeout_s;
+  so.measure_bytes = !o.target.no_bytes;
+  OBJSPY_ASSIGN(auto sampler, CoreSampler::open(o.target.core, so));
+  if (o.verbose) {
+    const auto& t = sampler->target();
+    note(fmt::format("python {} in {} (opened as {}), _PyRuntime at {:#x}, layout: {}", t.layout.version.str(), t.image.path,
+                     t.image.opened_from, t.image.runtime.value(), t.layout.source));
+    note(fmt::format("symbols read from {}: {}", image_source_name(t.image.source), t.image.source_detail));
+  }
+  OBJSPY_ASSIGN(Census c, sampler->sample());
+  if (o.verbose)
+    for (const auto& n : sampler->notes()) note(n);
+  return emit_census(c, o, c.pid, 0);
+}
+
+}  // namespace
+
+Status emit_census(const Census& c, const DumpOptions& o, pid_t pid, std::uint64_t start_time) {
   const RenderOptions& r = o.render;
   RenderOptions all = r;
   all.limit = 0;
@@ -73,7 +100,7 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
     // locked from read to write so that overlapping cron runs do not interleave.
     std::string path = o.state_path;
     if (path.empty()) {
-      OBJSPY_ASSIGN(path, default_state_path(pid, sampler->process().start_time, r.names));
+      OBJSPY_ASSIGN(path, default_state_path(pid, start_time, r.names));
     }
     OBJSPY_ASSIGN(StateFile state, StateFile::open(path));
     OBJSPY_ASSIGN(auto previous, state.load());
@@ -110,8 +137,6 @@ Status dump_pid(pid_t pid, const DumpOptions& o) {
   return incomplete_error(c, pid);
 }
 
-}  // namespace
-
 Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid) {
   SampleOptions so;
   so.cache_budget = t.cache_mib << 20;
@@ -126,6 +151,7 @@ Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid
 
 Status run_dump(const DumpOptions& o) {
   OBJSPY_TRY(check_output(o));
+  if (!o.target.core.empty()) return dump_core(o);
   auto one = [&](pid_t pid) { return o.subprocesses ? dump_tree(pid, o) : dump_pid(pid, o); };
   if (!o.command.empty()) return run_launched(o.command, o.delay, o.start_timeout, o.verbose, one);
   return one(o.target.pid);

@@ -131,6 +131,8 @@ int run(int argc, char** argv) {
   std::string format = "table";
   auto* d = app.add_subcommand("dump", "Print the census of a Python process's GC-tracked objects, like objgraph.show_most_common_types()");
   auto* pid_opt = add_target_options(d, dump.target);
+  auto* core_opt = d->add_option("--core", dump.target.core,
+                                 "Read a core file (the kernel's, gdb's gcore or objspy snapshot) in place of a live process; the files it maps are read from disk or next to it, only with the same build id");
   d->add_option("--format", format, "Output format (pprof: a gzip'd profile for go tool pprof, Pyroscope, Parca, Grafana)")
       ->check(CLI::IsMember({"table", "json", "ndjson", "pprof"}))->capture_default_str();
   d->add_option("-o,--output", dump.output, "Write to this file instead of stdout (replaced; never through a symbolic link)");
@@ -247,7 +249,8 @@ int run(int argc, char** argv) {
 
   cli::InfoOptions info;
   auto* in = app.add_subcommand("info", "What objspy knows of a Python process: interpreter, build, how it was read, memory, the collector of each interpreter");
-  add_target_options(in, info.target)->required();
+  auto* info_pid = add_target_options(in, info.target);
+  auto* info_core = in->add_option("--core", info.target.core, "Read a core file in place of a live process (as dump --core)");
   in->add_flag("--json", info.json, "JSON instead of text (with every layout field)");
   in->add_flag("--fields", info.fields, "List every layout field objspy reads, its offset and where it came from (_Py_DebugOffsets or the built-in table)");
 
@@ -280,8 +283,10 @@ int run(int argc, char** argv) {
       return fail(make_error(Errc::usage, "--growth has no pprof form: compare two profiles with go tool pprof -diff_base"));
     dump.limit_given = limit_opt->count() > 0;
     dump.render.names = qualified ? NameForm::qualified : NameForm::short_name;
-    if ((pid_opt->count() > 0) == !dump.command.empty())
-      return fail(make_error(Errc::usage, "dump needs either --pid PID or a program to launch after --"));
+    if ((pid_opt->count() > 0) + (core_opt->count() > 0) + !dump.command.empty() != 1)
+      return fail(make_error(Errc::usage, "dump needs one of --pid PID, --core FILE or a program to launch after --"));
+    if (core_opt->count() > 0 && (dump.growth || dump.subprocesses || dump.target.pause))
+      return fail(make_error(Errc::usage, "--growth, --subprocesses and --pause need a live process, not --core"));
     auto st = cli::run_dump(dump);
     if (!st.ok()) return fail(st.error());
   } else if (r->parsed()) {
@@ -350,6 +355,8 @@ int run(int argc, char** argv) {
     auto st = cli::run_suspects(sus_file, sus_limit, sus_json, sus_max_types, sus_by);
     if (!st.ok()) return fail(st.error());
   } else if (in->parsed()) {
+    if ((info_pid->count() > 0) == (info_core->count() > 0)) return fail(make_error(Errc::usage, "info needs one of --pid PID or --core FILE"));
+    if (info_core->count() > 0 && info.target.pause) return fail(make_error(Errc::usage, "--pause needs a live process, not --core"));
     auto st = cli::run_info(info);
     if (!st.ok()) return fail(st.error());
   } else if (rp->parsed()) {

@@ -25,6 +25,7 @@ const char* errc_name(Errc e) {
     case Errc::bad_address: return "bad address";
     case Errc::io: return "I/O error";
     case Errc::pause_timeout: return "pause timed out";
+    case Errc::bad_core: return "bad core file";
   }
   return "error";
 }

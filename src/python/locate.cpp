@@ -1,6 +1,7 @@
 #include "objspy/python/locate.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <array>
 #include <set>
 #include <vector>
@@ -74,12 +75,15 @@ std::optional<PythonImage::AllocatorGlobals> allocator_globals(const ElfFile& f,
 
 // The same from the image's debug file, /usr/lib/debug/.build-id/XX/YYYY.debug as the target
 // sees it (then as objspy does), used only when its build id is the image's.
-std::optional<PythonImage::AllocatorGlobals> allocator_from_debug_file(pid_t pid, const std::vector<std::byte>& id, std::uint64_t bias) {
+// `roots`: the file systems to look in, as prefixes ("" for objspy's own).
+std::optional<PythonImage::AllocatorGlobals> allocator_from_debug_file(const std::vector<std::string>& roots, const std::vector<std::byte>& id,
+                                                                       std::uint64_t bias) {
   if (id.size() < 2) return std::nullopt;
   std::string hex;
   for (std::byte b : id) hex += fmt::format("{:02x}", static_cast<unsigned>(b));
   const std::string rel = fmt::format("/usr/lib/debug/.build-id/{}/{}.debug", hex.substr(0, 2), hex.substr(2));
-  for (const std::string& path : {fmt::format("/proc/{}/root{}", pid, rel), rel}) {
+  for (const std::string& root : roots) {
+    const std::string path = root + rel;
     auto f = ElfFile::open(path);
     if (!f.ok() || f->build_id() != id) continue;
     if (auto g = allocator_globals(*f, bias, path)) return g;
@@ -173,28 +177,23 @@ Result<std::optional<ImageRead>> read_image(pid_t pid, const Mapping& m, const M
   return std::optional(std::move(r));
 }
 
-Error unsupported(pid_t pid, const PyVersion& v) {
-  return make_error(Errc::unsupported_version, fmt::format("process {} runs Python {}, which objspy does not support (it reads CPython 3.{} to 3.{})",
-                                                           pid, v.str(), kMinMinor, kMaxMinor));
+Error unsupported(const std::string& who, const PyVersion& v) {
+  return make_error(Errc::unsupported_version, fmt::format("{} runs Python {}, which objspy does not support (it reads CPython 3.{} to 3.{})",
+                                                           who, v.str(), kMinMinor, kMaxMinor));
 }
 
-}  // namespace
+// An image of one mapped file as the target at hand can give it (live process, core file).
+using ImageReaderFn = std::function<Result<std::optional<ImageRead>>(const Mapping&)>;
 
-const char* image_source_name(ImageSource s) {
-  switch (s) {
-    case ImageSource::map_files: return "map_files";
-    case ImageSource::verified_file: return "verified file";
-    case ImageSource::target_memory: return "target memory";
-  }
-  return "?";
-}
-
-Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader& mem) {
+// The one search for the interpreter over any target: `who` names it in messages ("process
+// 123", "the process in core.1234"), `debug_roots` are where its debug files may be.
+Result<PythonTarget> locate_with(pid_t pid, const std::string& who, const MemoryMap& map, MemoryReader& mem, const ImageReaderFn& read_image_of,
+                                 const std::vector<std::string>& debug_roots) {
   std::optional<Error> first_problem;
   std::optional<Error> unreadable_python;  // a file named like Python that no way could read
   std::optional<PyVersion> old_python;     // a Python objspy does not support, seen by file name
   for (const Mapping* m : candidate_files(map)) {
-    auto read = read_image(pid, *m, map, mem);
+    auto read = read_image_of(*m);
     if (!read.ok()) {
       const Error& e = read.error();
       if (e.code == Errc::target_exited) return read.take_error();
@@ -210,11 +209,11 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     }
     PythonImage img = std::move(r.img);
     OBJSPY_ASSIGN(PyVersion version, detect_version(img, r.soname, mem));
-    if (!minor_supported(version)) return unsupported(pid, version);  // 3.7 has _PyRuntime too
+    if (!minor_supported(version)) return unsupported(who, version);  // 3.7 has _PyRuntime too
     OBJSPY_ASSIGN(Layout layout, builtin_layout(version));
     // pymalloc's state in static variables (3.8-3.11): named by the debug file if not by the image.
     if (!layout.obmalloc.interp_state && !layout.obmalloc.interp_state_ptr && !img.allocator)
-      img.allocator = allocator_from_debug_file(pid, r.build_id, img.load_bias);
+      img.allocator = allocator_from_debug_file(debug_roots, r.build_id, img.load_bias);
     if (has_debug_offsets(version)) {
       std::vector<std::byte> block(debug_offsets_block_size(version.minor));
       OBJSPY_TRY(mem.read(img.runtime, block));
@@ -227,10 +226,75 @@ Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader
     }
     return PythonTarget{pid, std::move(img), std::move(layout)};
   }
-  if (old_python) return unsupported(pid, *old_python);
+  if (old_python) return unsupported(who, *old_python);
   if (unreadable_python) return *unreadable_python;
   if (first_problem) return *first_problem;
-  return make_error(Errc::not_python, fmt::format("process {} is not a Python process: no mapped file holds _PyRuntime", pid));
+  return make_error(Errc::not_python, fmt::format("{} is not a Python process: no mapped file holds _PyRuntime", who));
+}
+
+// A mapped image of a core file: the file itself when one verified by build id is at hand
+// (CoreReader found it), else what the core holds of the image in memory.
+Result<std::optional<ImageRead>> read_core_image(CoreReader& mem, const CoreFile& core, const Mapping& m) {
+  std::size_t file = core.files().size();
+  for (std::size_t k = 0; k < core.files().size(); ++k)
+    if (core.files()[k].path == m.path) file = k;
+  if (file < core.files().size()) {
+    const std::string path = mem.verified_file(file);
+    if (!path.empty()) {
+      auto elf = ElfFile::open(path);
+      if (!elf.ok()) return std::optional<ImageRead>{};
+      return std::optional(from_file(*elf, m, ImageSource::verified_file, path,
+                                     fmt::format("the file on disk, the same as the one in {} by build id", core.path())));
+    }
+  }
+  auto in_memory = MemoryElf::open(mem, core.map(), m);
+  if (!in_memory.ok()) return std::optional<ImageRead>{};
+  auto syms = in_memory->dynamic_symbols(mem, kSymbols);
+  if (!syms.ok()) {
+    std::string why;
+    for (const auto& p : mem.problems())
+      if (p.starts_with(m.path)) why = p;
+    return make_error(Errc::bad_core, fmt::format("cannot read the symbols of {}: the core holds only part of it, and {}", m.path,
+                                                  why.empty() ? "no file on disk is the one mapped" : why));
+  }
+  ImageRead r;
+  r.img.path = m.path;
+  r.img.opened_from = fmt::format("memory in {}", core.path());
+  r.img.source = ImageSource::target_memory;
+  r.img.source_detail = "the ELF image in the core's memory";
+  r.img.load_bias = in_memory->load_bias();
+  r.soname = syms->soname;
+  r.build_id = in_memory->build_id();
+  if (auto it = syms->addresses.find("_PyRuntime"); it != syms->addresses.end()) {
+    r.has_runtime = true;
+    r.img.runtime = it->second;
+  }
+  if (auto it = syms->addresses.find("Py_Version"); it != syms->addresses.end()) r.img.py_version = it->second;
+  return std::optional(std::move(r));
+}
+
+}  // namespace
+
+const char* image_source_name(ImageSource s) {
+  switch (s) {
+    case ImageSource::map_files: return "map_files";
+    case ImageSource::verified_file: return "verified file";
+    case ImageSource::target_memory: return "target memory";
+  }
+  return "?";
+}
+
+Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader& mem) {
+  return locate_with(pid, fmt::format("process {}", pid), map, mem, [&](const Mapping& m) { return read_image(pid, m, map, mem); },
+                     {fmt::format("/proc/{}/root", pid), ""});
+}
+
+Result<PythonTarget> locate_python_in_core(const CoreFile& core, CoreReader& mem) {
+  const std::string who = fmt::format("the process in {}", core.path());
+  auto t = locate_with(core.process().pid, who, core.map(), mem, [&](const Mapping& m) { return read_core_image(mem, core, m); }, {""});
+  if (!t.ok() && t.error().code == Errc::not_python)
+    return make_error(Errc::not_python, fmt::format("{} was not a Python process: no mapped file holds _PyRuntime", who));
+  return t;
 }
 
 }  // namespace objspy

@@ -31,6 +31,7 @@ struct TargetOptions {
   int pause_timeout_ms = 200;  // --pause: how long every thread has to stop
   double census_timeout_s = CensusLimits{}.timeout_s;  // --census-timeout: the deadline of one census (0: none)
   bool no_bytes = false;  // --no-bytes: counts only, no sys.getsizeof per object
+  std::string core;       // --core: a core file in place of a live process (dump, info)
 };
 // Attach to `pid` (default: t.pid) as `t` says. Err: as Sampler::attach.
 Result<std::unique_ptr<Sampler>> attach_target(const TargetOptions& t, pid_t pid = 0);

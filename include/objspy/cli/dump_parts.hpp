@@ -18,6 +18,9 @@ Status check_output(const DumpOptions& o);
 Status write_output(const DumpOptions& o, const std::string& data);
 // Err incomplete when the census is not trusted (series.hpp), with the reason; else ok.
 Status incomplete_error(const Census& c, pid_t pid);
+// One census rendered as dump's options say (with --growth: against the state of `pid`
+// started at `start_time`), its summary on stderr; Err incomplete as incomplete_error.
+Status emit_census(const Census& c, const DumpOptions& o, pid_t pid, std::uint64_t start_time);
 // dump --subprocesses: `root` and its descendants, a census each, then their sum.
 Status dump_tree(pid_t root, const DumpOptions& o);
 

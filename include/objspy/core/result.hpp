@@ -22,6 +22,7 @@ enum class Errc : int {
   bad_address = 11,     // a read outside mapped memory (inside the library only: see user_facing)
   io = 12,              // local files: state, output
   pause_timeout = 13,   // --pause: a thread of the target did not stop in time (it was let go)
+  bad_core = 14,        // --core: not a usable core file, or the files it maps cannot be verified
 };
 
 int exit_code(Errc e);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "objspy/core/remote_addr.hpp"
+#include "objspy/process/core_file.hpp"
 #include "objspy/process/maps.hpp"
 #include "objspy/process/reader.hpp"
 #include "objspy/python/layout.hpp"
@@ -47,5 +48,9 @@ struct PythonTarget {
 
 // Err: not_python, unsupported_version, corrupt_target, permission_denied, target_exited.
 Result<PythonTarget> locate_python(pid_t pid, const MemoryMap& map, MemoryReader& mem);
+// The same in a core file: the mapped files are read from disk (or next to the core) only when
+// their build id is the one the core holds; else from what the core holds of them. Err as
+// above, and bad_core when the core lacks what is needed and no file can stand in.
+Result<PythonTarget> locate_python_in_core(const CoreFile& core, CoreReader& mem);
 
 }  // namespace objspy
