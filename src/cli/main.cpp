@@ -254,6 +254,17 @@ int run(int argc, char** argv) {
   in->add_flag("--json", info.json, "JSON instead of text (with every layout field)");
   in->add_flag("--fields", info.fields, "List every layout field objspy reads, its offset and where it came from (_Py_DebugOffsets or the built-in table)");
 
+  cli::SnapshotOptions snap;
+  std::size_t snap_budget_mib = 4096;
+  auto* sn = app.add_subcommand("snapshot", "Copy a Python process's object-holding memory while its threads are held, then write it as an ELF core file (for dump --core, info --core and gdb)");
+  sn->add_option("-p,--pid", snap.pid, "PID of a running Python process")->required()->check(CLI::PositiveNumber);
+  sn->add_option("-o,--output", snap.output, "The core file to write (replaced; never through a symbolic link)")->required();
+  sn->add_option("--pause-timeout", snap.pause_timeout_ms, "Milliseconds every thread has to stop")->check(CLI::Range(1, 60000))->capture_default_str();
+  sn->add_option("--copy-budget", snap_budget_mib, "Largest copy objspy makes in its own memory, in MiB: a bigger process is refused")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  sn->add_flag("-q,--quiet", snap.quiet, "No summary line on stderr");
+
   cli::ReportOptions report;
   auto* rp = app.add_subcommand("report", "Write a self-contained HTML report of a recorded series: objects over time, leak suspects with their curves, census health");
   rp->add_option("file", report.input, "NDJSON from objspy record")->required()->check(CLI::ExistingFile);
@@ -358,6 +369,10 @@ int run(int argc, char** argv) {
     if ((info_pid->count() > 0) == (info_core->count() > 0)) return fail(make_error(Errc::usage, "info needs one of --pid PID or --core FILE"));
     if (info_core->count() > 0 && info.target.pause) return fail(make_error(Errc::usage, "--pause needs a live process, not --core"));
     auto st = cli::run_info(info);
+    if (!st.ok()) return fail(st.error());
+  } else if (sn->parsed()) {
+    snap.copy_budget = static_cast<std::uint64_t>(snap_budget_mib) << 20;
+    auto st = cli::run_snapshot(snap);
     if (!st.ok()) return fail(st.error());
   } else if (rp->parsed()) {
     auto st = cli::run_report(report);

@@ -183,6 +183,13 @@ Result<bool> SnapshotReader::copy(const std::vector<const Mapping*>& maps, const
   return true;
 }
 
+std::vector<SnapshotReader::Piece> SnapshotReader::pieces() const {
+  std::vector<Piece> out;
+  out.reserve(segs_.size());
+  for (const Segment& s : segs_) out.push_back({s.start, std::span<const std::byte>(s.data, s.end - s.start)});
+  return out;
+}
+
 const SnapshotReader::Segment* SnapshotReader::find(std::uint64_t a, std::size_t len) const {
   auto fits = [&](const Segment& s) { return a >= s.start && a + len <= s.end && a + len >= a; };
   if (last_ < segs_.size() && fits(segs_[last_])) return &segs_[last_];

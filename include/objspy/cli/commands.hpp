@@ -112,6 +112,17 @@ struct InfoOptions {
 // What objspy knows of a target: process, interpreter and how it was read, memory, collector.
 Status run_info(const InfoOptions& o);
 
+struct SnapshotOptions {
+  pid_t pid = 0;
+  std::string output;          // the core file to write (replaced; never through a link)
+  int pause_timeout_ms = 200;  // how long every thread has to stop
+  std::uint64_t copy_budget = 4ULL << 30;  // largest copy (bytes) objspy makes in its memory
+  bool quiet = false;
+};
+// The target held only while its object-holding memory is copied, then written as an ELF
+// core file (core_writer.hpp) that dump --core and gdb read.
+Status run_snapshot(const SnapshotOptions& o);
+
 struct ReportOptions {
   std::string input;    // a recording (record output)
   std::string output;   // the HTML file

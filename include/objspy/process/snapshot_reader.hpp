@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "objspy/process/maps.hpp"
@@ -42,6 +43,14 @@ class SnapshotReader final : public MemoryReader {
   Result<bool> copy(const std::vector<const Mapping*>& maps);
   Result<bool> copy(const std::vector<const Mapping*>& maps, const std::vector<Range>& ranges);
   std::uint64_t bytes_copied() const { return used_; }
+  // What the copy holds: [start, start + size) at data, in address order; and the ranges of the
+  // mappings it covers (pages in them that are not copied held zeros).
+  struct Piece {
+    std::uint64_t start;
+    std::span<const std::byte> data;
+  };
+  std::vector<Piece> pieces() const;
+  const std::vector<Range>& planned() const { return planned_; }
 
   Status read(RemoteAddr addr, std::span<std::byte> out) override;
   const std::byte* peek(RemoteAddr addr, std::size_t len) override;
