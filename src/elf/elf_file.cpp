@@ -2,6 +2,7 @@
 
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <unistd.h>
@@ -53,12 +54,15 @@ Result<ElfFile> ElfFile::open(const std::string& path) {
   if (elf_version(EV_CURRENT) == EV_NONE) return make_error(Errc::internal, "libelf initialisation failed");
   ElfFile f;
   f.impl_ = std::make_unique<Impl>();
-  f.impl_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a path a hostile target or core names may be a FIFO, whose open would block.
+  f.impl_->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (f.impl_->fd < 0) {
     int e = errno;
     return make_error(e == EACCES || e == EPERM ? Errc::permission_denied : Errc::io,
                       fmt::format("cannot open {}: {}", path, std::strerror(e)));
   }
+  struct stat st {};
+  if (::fstat(f.impl_->fd, &st) != 0 || !S_ISREG(st.st_mode)) return make_error(Errc::not_python, fmt::format("{} is not a regular file", path));
   f.impl_->elf = elf_begin(f.impl_->fd, ELF_C_READ_MMAP, nullptr);
   Elf* elf = f.impl_->elf;
   GElf_Ehdr ehdr;

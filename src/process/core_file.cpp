@@ -307,17 +307,18 @@ int CoreReader::file_fd(std::size_t file) {
   }
   std::string why;
   for (const std::string& cand : file_candidates(file)) {
-    auto elf = ElfFile::open(cand);
-    if (!elf.ok()) {
-      if (why.empty()) why = elf.error().message;
+    // Opened once: the file checked is the file read (no swap between the check and the reads).
+    const int fd = ::open(cand.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+      if (why.empty()) why = fmt::format("{}: {}", cand, std::strerror(errno));
       continue;
     }
-    if (elf->build_id() != want) {
-      if (why.empty()) why = fmt::format("{} has another build id", cand);
+    auto elf = ElfFile::open(fmt::format("/proc/self/fd/{}", fd));
+    if (!elf.ok() || elf->build_id() != want) {
+      if (why.empty()) why = elf.ok() ? fmt::format("{} has another build id", cand) : fmt::format("{} is not an ELF file", cand);
+      ::close(fd);
       continue;
     }
-    int fd = ::open(cand.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) continue;
     o.fd = fd;
     o.path = cand;
     return fd;
