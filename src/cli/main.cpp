@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 
 #include <cstdio>
@@ -254,6 +255,23 @@ int run(int argc, char** argv) {
   in->add_flag("--json", info.json, "JSON instead of text (with every layout field)");
   in->add_flag("--fields", info.fields, "List every layout field objspy reads, its offset and where it came from (_Py_DebugOffsets or the built-in table)");
 
+  cli::RefsOptions refs;
+  std::string refs_address;
+  std::size_t refs_budget_mib = 4096;
+  auto* rf = app.add_subcommand("refs", "Who holds the objects of a type: the shortest chain of references from a module (like objgraph.find_backref_chain), their referrers grouped, a Graphviz graph");
+  auto* rf_pid = rf->add_option("-p,--pid", refs.target.pid, "PID of a running Python process (held only while its memory is copied)")->check(CLI::PositiveNumber);
+  auto* rf_core = rf->add_option("--core", refs.target.core, "A core file (the kernel's, gcore's or objspy snapshot's) in place of a live process");
+  auto* rf_type = rf->add_option("-t,--type", refs.type, "The type: its name as dump shows it, short or module-qualified");
+  auto* rf_addr = rf->add_option("-a,--address", refs_address, "Or one object, by address (0x...)");
+  rf->add_option("--show", refs.show, "Show this many instances with their attributes (numbers, short strings, None, lengths)")->capture_default_str();
+  rf->add_option("-l,--limit", refs.limit, "Referrer groups to show (0: all)")->capture_default_str();
+  rf->add_option("--max-depth", refs.max_depth, "Longest chain looked for, in steps")->check(CLI::Range(1, 1000))->capture_default_str();
+  rf->add_option("--dot", refs.dot, "Write the chain and the instance's other referrers as a Graphviz file (replaced; never through a link)");
+  rf->add_flag("--json", refs.json, "JSON instead of text");
+  rf->add_flag("-q,--quiet", refs.quiet, "No summary line on stderr");
+  rf->add_option("--pause-timeout", refs.target.pause_timeout_ms, "Milliseconds every thread has to stop for the copy")->check(CLI::Range(1, 60000))->capture_default_str();
+  rf->add_option("--copy-budget", refs_budget_mib, "Largest copy of a live process objspy makes in its memory, in MiB")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+
   cli::SnapshotOptions snap;
   std::size_t snap_budget_mib = 4096;
   auto* sn = app.add_subcommand("snapshot", "Copy a Python process's object-holding memory while its threads are held, then write it as an ELF core file (for dump --core, info --core and gdb)");
@@ -369,6 +387,21 @@ int run(int argc, char** argv) {
     if ((info_pid->count() > 0) == (info_core->count() > 0)) return fail(make_error(Errc::usage, "info needs one of --pid PID or --core FILE"));
     if (info_core->count() > 0 && info.target.pause) return fail(make_error(Errc::usage, "--pause needs a live process, not --core"));
     auto st = cli::run_info(info);
+    if (!st.ok()) return fail(st.error());
+  } else if (rf->parsed()) {
+    if ((rf_pid->count() > 0) == (rf_core->count() > 0)) return fail(make_error(Errc::usage, "refs needs one of --pid PID or --core FILE"));
+    if ((rf_type->count() > 0) == (rf_addr->count() > 0)) return fail(make_error(Errc::usage, "refs needs one of --type NAME or --address ADDR"));
+    if (rf_addr->count() > 0) {
+      std::uint64_t v = 0;
+      const char* b = refs_address.c_str();
+      const bool hexa = refs_address.starts_with("0x") || refs_address.starts_with("0X");
+      auto [p, ec] = std::from_chars(b + (hexa ? 2 : 0), b + refs_address.size(), v, hexa ? 16 : 10);
+      if (ec != std::errc() || p != b + refs_address.size() || v == 0)
+        return fail(make_error(Errc::usage, fmt::format("--address takes an address like 0x7f12345678, not {}", escape_for_terminal(refs_address))));
+      refs.address = v;
+    }
+    refs.copy_budget = static_cast<std::uint64_t>(refs_budget_mib) << 20;
+    auto st = cli::run_refs(refs);
     if (!st.ok()) return fail(st.error());
   } else if (sn->parsed()) {
     snap.copy_budget = static_cast<std::uint64_t>(snap_budget_mib) << 20;

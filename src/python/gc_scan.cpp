@@ -450,6 +450,7 @@ class Census {
       auto& ps = out_.per_state[state];
       TypeCounter& into = list == 3 ? out_.frozen : out_.live;
       into.add(t);
+      if (lim_.collect_objects) out_.objects.push_back({c_.addr[i] + l_.gc_head_size, t});
       if (list == 3) ++ps.frozen;
       else ++ps.generations[static_cast<std::size_t>(list)];
       if (v == 2) {

@@ -185,6 +185,14 @@ Result<Layout> builtin_layout(const PyVersion& v) {
     default:
       break;
   }
+  // Referents: where instances keep their attributes (cpython-internals.md §5.4).
+  ReferentLayout& r = l.refs;
+  r.managed = v.minor < 11 ? ManagedDict::none : v.minor == 11 ? ManagedDict::split_3_11 : v.minor == 12 ? ManagedDict::tagged_3_12 : ManagedDict::inline_3_13;
+  if (v.minor >= 13) {
+    r.inline_values_flag = 1u << 2;
+    r.values_array = 8;
+    r.values_valid = 3;
+  }
   // sys.getsizeof: docs/getsizeof.md, each figure from DWARF of the builds listed at the top.
   SizeofLayout& z = l.sizes;
   z.preheader_flags = v.minor < 11 ? 0 : v.minor == 11 ? (1u << 4) : (1u << 3) | (1u << 4);

@@ -133,7 +133,16 @@ void compare(Comparison& c, const objspy::Layout& l) {
     c.offset("tp_name", l.tp_name, *t, "tp_name");
     c.offset("tp_flags", l.tp_flags, *t, "tp_flags");
     c.offset("tp_dict", l.tp_dict, *t, "tp_dict");
+    c.offset("refs.tp_base", l.refs.tp_base, *t, "tp_base");
+    c.offset("refs.tp_weaklistoffset", l.refs.tp_weaklistoffset, *t, "tp_weaklistoffset");
+    c.offset("refs.tp_dictoffset", l.refs.tp_dictoffset, *t, "tp_dictoffset");
+    c.offset("refs.tp_bases", l.refs.tp_bases, *t, "tp_bases");
   }
+  if (auto t = c.type({"PyModuleObject"})) c.offset("refs.md_dict", l.refs.md_dict, *t, "md_dict");
+  if (minor >= 11)
+    if (auto t = c.type({"_dictvalues", "PyDictValues"})) c.offset("refs.values_array", l.refs.values_array, *t, "values");
+  if (minor >= 13)
+    if (auto t = c.type({"_dictvalues", "PyDictValues"})) c.offset("refs.values_valid", l.refs.values_valid, *t, "valid");
   if (auto t = c.type({"PyHeapTypeObject", "_heaptypeobject"})) {
     c.size("sizes.heap_type_size", z.heap_type_size, *t);
     c.offset("sizes.ht_cached_keys", z.ht_cached_keys, *t, "ht_cached_keys");

@@ -19,6 +19,7 @@ class CoreSampler {
   Result<Census> sample();
   const CoreFile& core() const { return *core_; }
   const PythonTarget& target() const { return target_; }
+  MemoryReader& memory() { return *mem_; }
   // What --verbose prints: how the interpreter was found, the mapped files that could not be used.
   std::vector<std::string> notes() const;
 

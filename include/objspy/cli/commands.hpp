@@ -123,6 +123,22 @@ struct SnapshotOptions {
 // core file (core_writer.hpp) that dump --core and gdb read.
 Status run_snapshot(const SnapshotOptions& o);
 
+struct RefsOptions {
+  TargetOptions target;          // --pid (copied while held) or --core
+  std::string type;              // instances of this type (short or module-qualified name)
+  std::optional<std::uint64_t> address;  // or the object at this address
+  std::size_t show = 0;          // instances shown with their attributes
+  std::size_t limit = 10;        // referrer groups shown (0: all)
+  std::size_t max_instances = 100000;  // instances whose referrers are grouped
+  int max_depth = 20;            // steps of the chain, as objgraph's max_depth
+  std::string dot;               // a Graphviz file of the chain and the instance's referrers
+  bool json = false;
+  bool quiet = false;
+  std::uint64_t copy_budget = 4ULL << 30;
+};
+// Who holds the objects of a type: the shortest chain from a module, the referrers grouped.
+Status run_refs(const RefsOptions& o);
+
 struct ReportOptions {
   std::string input;    // a recording (record output)
   std::string output;   // the HTML file

@@ -31,6 +31,7 @@ struct ScanLimits {
   int refresh_rounds = 4;                     // rounds of re-reading what disagrees
   std::size_t max_refresh_reads = 1 << 18;    // nodes and pools re-read, all rounds
   std::size_t max_external = 4u << 20;        // objects outside pools, followed in batches (~140 MiB of nodes)
+  bool collect_objects = false;               // also list every object counted (ScanCounts::objects)
 };
 
 struct ScanCounts {
@@ -48,6 +49,12 @@ struct ScanCounts {
   bool stopped = false;                       // the census's deadline passed: the counts are partial
   std::vector<std::string> warnings;
   PoolScanStats pools;
+  // With ScanLimits::collect_objects: every object counted (live and frozen), its address
+  // (the PyObject, after PyGC_Head) and its type, in no particular order.
+  struct Object {
+    std::uint64_t addr, type;
+  };
+  std::vector<Object> objects;
 };
 
 // `bulk` reads the pools (a live process or a held copy); `fresh` answers re-reads and the

@@ -159,6 +159,28 @@ struct SizeofLayout {
   std::uint64_t struct_codes = 32, formatcode_size = 32;
 };
 
+// Where an instance keeps its attributes, 3.11+ (cpython-internals.md §5.4: the pre-header).
+enum class ManagedDict {
+  none,        // 3.8-3.10: the instance dict at tp_dictoffset
+  split_3_11,  // 3.11: values pointer at obj - 32, dict pointer at obj - 24
+  tagged_3_12, // 3.12: one word at obj - 24: a dict, or (low bit set) a values pointer - 1 (_PyDictOrValues_GetValues)
+  inline_3_13, // 3.13+: dict pointer at obj - 24; Py_TPFLAGS_INLINE_VALUES: values after tp_basicsize
+};
+
+// What the referents of an object (gc.get_referents, and the words around it) are read from.
+// PyTypeObject offsets are the same 3.8-3.15 (GIL builds; DWARF-checked by dwarf_layout_test).
+struct ReferentLayout {
+  std::uint64_t tp_weaklistoffset = 208, tp_base = 256, tp_dictoffset = 288, tp_bases = 336;
+  std::uint64_t md_dict = 16;            // PyModuleObject.md_dict
+  ManagedDict managed = ManagedDict::none;
+  std::uint64_t managed_dict_flag = 1u << 4;  // Py_TPFLAGS_MANAGED_DICT (3.11+)
+  std::uint64_t inline_values_flag = 0;       // Py_TPFLAGS_INLINE_VALUES: 1 << 2 (3.13+)
+  // A split dict's values: 3.8-3.10 a PyObject *[]; 3.11-3.12 PyDictValues { values[] };
+  // 3.13+ { u8 capacity, size, embedded, valid; values[] }: the array at +8.
+  std::uint64_t values_array = 0;
+  std::uint64_t values_valid = 0;        // 3.13+: the `valid` byte (3); 0: none
+};
+
 // pymalloc's bookkeeping (Objects/obmalloc.c; cpython-internals.md §7). 3.8-3.11: file-static
 // globals (PythonImage::allocator); 3.12: struct _obmalloc_state inside PyInterpreterState;
 // 3.13+: a pointer to it there. The state's fields (offsets below) and struct arena_object
@@ -211,6 +233,7 @@ struct Layout {
   PymallocLayout pymalloc;
   SizeofLayout sizes;
   ObmallocLayout obmalloc;
+  ReferentLayout refs;
 };
 
 // Type flag bits (same values 3.8-3.15).

@@ -1,0 +1,53 @@
+#include "objspy/cli/image_target.hpp"
+
+#include <fmt/format.h>
+
+#include "objspy/process/pause.hpp"
+#include "objspy/process/proc.hpp"
+
+namespace objspy::cli {
+
+Result<std::unique_ptr<ImageTarget>> open_image(const TargetOptions& t, std::uint64_t copy_budget) {
+  auto img = std::make_unique<ImageTarget>();
+  if (!t.core.empty()) {
+    SampleOptions so;
+    OBJSPY_ASSIGN(img->core, CoreSampler::open(t.core, so));
+    img->target = img->core->target();
+    img->map = img->core->core().map();
+    img->core_cache = std::make_unique<CachedReader>(img->core->memory(), &img->map, 256u << 20, 128u << 10);
+    img->mem = img->core_cache.get();
+    img->pid = img->core->core().process().pid;
+    return img;
+  }
+  const pid_t pid = t.pid;
+  OBJSPY_ASSIGN(auto sampler, attach_target(t, pid));
+  img->target = sampler->target();
+  img->pid = pid;
+  img->live = std::make_unique<LiveReader>(pid);
+  OBJSPY_ASSIGN(MemoryMap pre, read_memory_map(pid));
+  std::uint64_t mapped = 0, need = 0;
+  (void)SnapshotReader::resident(pid, SnapshotReader::plan(pre, &mapped), &need);
+  if (need > copy_budget)
+    return make_error(Errc::usage, fmt::format("process {} has {} MiB of object-holding memory, more than --copy-budget ({} MiB): take an "
+                                               "objspy snapshot to a file and use --core",
+                                               pid, need >> 20, copy_budget >> 20));
+  OBJSPY_ASSIGN(SnapshotReader copy, SnapshotReader::reserve(*img->live, need + need / 16 + (16ULL << 20)));
+  img->copy.emplace(std::move(copy));
+  OBJSPY_ASSIGN(auto pause, ProcessPause::freeze(pid, t.pause_timeout_ms));
+  if (!pause->holding()) return make_error(Errc::pause_timeout, "objspy was asked to stop while holding the target");
+  auto held = read_memory_map(pid);
+  if (!held.ok()) return held.take_error();
+  img->map = std::move(*held);
+  auto planned = SnapshotReader::plan(img->map, &mapped);
+  auto ranges = SnapshotReader::resident(pid, planned, &need);
+  auto fits = img->copy->copy(planned, ranges);
+  pause->resume();
+  img->held_ms = pause->held_ms();
+  if (!fits.ok()) return fits.take_error();
+  if (!*fits) return make_error(Errc::usage, fmt::format("process {} grew past the room made for its copy while held: run again", pid));
+  img->copied = img->copy->bytes_copied();
+  img->mem = &*img->copy;
+  return img;
+}
+
+}  // namespace objspy::cli
