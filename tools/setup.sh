@@ -39,7 +39,7 @@ if [ "$want_chroot" = 1 ]; then
   # chromium renders the HTML report in the report tests; golang-go's `go tool pprof` reads
   # dump --format pprof; uwsgi with its python3 plugin is the worker pool of dump --subprocesses;
   # python3-yaml reads the agent's DaemonSet manifest in its test.
-  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian chromium golang-go uwsgi-core uwsgi-plugin-python3 python3-yaml)
+  test_packages+=(tmux prometheus curl util-linux systemd dpkg-dev lintian chromium golang-go uwsgi-core uwsgi-plugin-python3 python3-yaml gdb python3-objgraph)
   for v in "${pyenv_versions[@]}"; do
     [ -x "$pyenv_root/versions/$v/bin/python${v%.*}" ] || pyenv_missing+=("$v")
   done

@@ -308,6 +308,12 @@ Status run_refs(const RefsOptions& o) {
                     {"example_referrer", hex(g.addr[ranked[i].example])},
                     {"at", sanitize_utf8(where[i])}});
     j["referrers"] = rj;
+    // Every referrer of the first instance (of the object, with --address), by address.
+    json held = json::array();
+    if (!targets.empty())
+      for (std::uint64_t e = g.in_start[targets[0]]; e < g.in_start[targets[0] + 1]; ++e) held.push_back(hex(g.addr[g.in[e]]));
+    j["held_by"] = held;
+    j["first_instance"] = targets.empty() ? json(nullptr) : json(hex(g.addr[targets[0]]));
     j["instances_examined"] = examined;
     j["unreferenced"] = unheld;
     j["shown"] = shown;

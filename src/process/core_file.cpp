@@ -328,14 +328,19 @@ int CoreReader::file_fd(std::size_t file) {
 }
 
 Status CoreReader::read(RemoteAddr addr, std::span<std::byte> out) {
+  OBJSPY_ASSIGN(std::size_t n, read_some(addr, out));
+  if (n < out.size()) return make_error(Errc::bad_address, fmt::format("{:#x} is not in the core's memory", addr.value() + n));
+  return {};
+}
+
+Result<std::size_t> CoreReader::read_some(RemoteAddr addr, std::span<std::byte> out) {
   ++calls_;
   std::size_t done = 0;
   const auto& segs = core_.segments();
   while (done < out.size()) {
     const std::uint64_t a = addr.value() + done;
     auto it = std::upper_bound(segs.begin(), segs.end(), a, [](std::uint64_t x, const CoreSegment& s) { return x < s.vaddr; });
-    if (it == segs.begin() || a - (it - 1)->vaddr >= (it - 1)->memsz)
-      return make_error(Errc::bad_address, fmt::format("{:#x} is not in the core's memory", a));
+    if (it == segs.begin() || a - (it - 1)->vaddr >= (it - 1)->memsz) break;
     const CoreSegment& s = *(it - 1);
     const std::uint64_t in = a - s.vaddr;
     std::size_t n;
@@ -346,13 +351,13 @@ Status CoreReader::read(RemoteAddr addr, std::span<std::byte> out) {
       // Left out of the core: the mapped file's bytes, if the file is the one mapped.
       n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size() - done, s.memsz - in));
       const int fd = s.file >= 0 ? file_fd(static_cast<std::size_t>(s.file)) : -1;
-      if (fd < 0 || !read_at(fd, s.file_offset + in, out.subspan(done, n)))
-        return make_error(Errc::bad_address, fmt::format("{:#x} is not in the core and no verified file holds it", a));
+      if (fd < 0 || !read_at(fd, s.file_offset + in, out.subspan(done, n))) break;
     }
     done += n;
   }
-  bytes_ += out.size();
-  return {};
+  bytes_ += done;
+  if (done == 0) return make_error(Errc::bad_address, fmt::format("{:#x} is not in the core's memory", addr.value()));
+  return done;
 }
 
 }  // namespace objspy

@@ -168,13 +168,15 @@ Status ReferentReader::dict_items(std::uint64_t dict, std::vector<Referent>& out
 Status ReferentReader::values_items(std::uint64_t values, std::uint64_t keys, std::uint64_t n, EdgeKind kind, std::vector<Referent>& out) {
   OBJSPY_ASSIGN(Entries e, entries_of(keys));
   n = std::min(bounded(n), e.n);
-  if (!n) return {};
-  std::vector<std::byte> names(n * e.size);
-  const bool named = mem_.read(RemoteAddr(e.at), names).ok();
-  buf_.resize(n * 8);
-  if (!mem_.read(RemoteAddr(values + l_.refs.values_array), buf_).ok()) return {};
-  for (std::uint64_t i = 0; i < n; ++i)
-    if (std::uint64_t v = load64(buf_.data() + i * 8)) out.push_back({v, kind, named ? load64(names.data() + i * e.size + e.key) : 0});
+  for (std::uint64_t i = 0; i < n; i += kChunk) {
+    const std::uint64_t k = std::min(kChunk, n - i);
+    names_.resize(k * e.size);
+    const bool named = mem_.read(RemoteAddr(e.at + i * e.size), names_).ok();
+    buf_.resize(k * 8);
+    if (!mem_.read(RemoteAddr(values + l_.refs.values_array + i * 8), buf_).ok()) return {};
+    for (std::uint64_t j = 0; j < k; ++j)
+      if (std::uint64_t v = load64(buf_.data() + j * 8)) out.push_back({v, kind, named ? load64(names_.data() + j * e.size + e.key) : 0});
+  }
   return {};
 }
 
@@ -221,7 +223,7 @@ Status ReferentReader::instance_attrs(std::uint64_t obj, const TypeInfo& t, std:
   return {};
 }
 
-Status ReferentReader::fixed_part(std::uint64_t obj, std::uint64_t from, std::uint64_t to, const TypeInfo& t) {
+Status ReferentReader::fixed_part(std::uint64_t obj, std::uint64_t from, std::uint64_t to, const TypeInfo& t, std::vector<Referent>& out) {
   to = std::min(to, from + lim_.max_fixed);
   if (to <= from) return {};
   buf_.resize(to - from);
@@ -229,7 +231,11 @@ Status ReferentReader::fixed_part(std::uint64_t obj, std::uint64_t from, std::ui
   for (std::uint64_t off = from; off + 8 <= to; off += 8) {
     if (off == t.weaklistoffset) continue;  // the weak references to it: not held by it
     const std::uint64_t v = load64(buf_.data() + (off - from));
-    fixed_.push_back({v, off == t.dictoffset ? EdgeKind::attr_dict : EdgeKind::field, off});
+    if (off == t.dictoffset) {
+      if (v) out.push_back({v, EdgeKind::attr_dict, off});  // the instance's __dict__ by its type: a reference whatever is known of it
+      continue;
+    }
+    fixed_.push_back({v, EdgeKind::field, off});
   }
   return {};
 }
@@ -285,7 +291,7 @@ Status ReferentReader::known(std::uint64_t obj, std::uint64_t type, std::vector<
     if (l_.version.minor >= 9) out.push_back({type, EdgeKind::klass, 0});
     OBJSPY_TRY(instance_attrs(obj, t, out));
   }
-  if (t.kind != Kind::module) OBJSPY_TRY(fixed_part(obj, t.scan_from, t.basicsize, t));
+  if (t.kind != Kind::module) OBJSPY_TRY(fixed_part(obj, t.scan_from, t.basicsize, t, out));
   return {};
 }
 

@@ -92,6 +92,9 @@ class CoreReader final : public MemoryReader {
   explicit CoreReader(const CoreFile& core);
   ~CoreReader() override;
   Status read(RemoteAddr addr, std::span<std::byte> out) override;
+  // As much of `out` as the core (or a verified file) holds from `addr` on: a cache's chunk
+  // may run past the end of what the core holds.
+  Result<std::size_t> read_some(RemoteAddr addr, std::span<std::byte> out) override;
 
   std::uint64_t bytes_read() const { return bytes_; }
   std::uint64_t reads() const { return calls_; }

@@ -87,7 +87,7 @@ class ReferentReader {
   Status dict_items(std::uint64_t dict, std::vector<Referent>& out);
   Status values_items(std::uint64_t values, std::uint64_t keys, std::uint64_t n, EdgeKind kind, std::vector<Referent>& out);
   Status instance_attrs(std::uint64_t obj, const TypeInfo& t, std::vector<Referent>& out);
-  Status fixed_part(std::uint64_t obj, std::uint64_t from, std::uint64_t to, const TypeInfo& t);
+  Status fixed_part(std::uint64_t obj, std::uint64_t from, std::uint64_t to, const TypeInfo& t, std::vector<Referent>& out);
   struct Entries {
     std::uint64_t at = 0, n = 0, size = 24, key = 8, value = 16;
   };
@@ -101,7 +101,7 @@ class ReferentReader {
   FlatMap index_;  // type -> types_ index
   std::vector<TypeInfo> types_;
   std::vector<Referent> fixed_;  // words of fixed parts: kept when is_object() says so
-  std::vector<std::byte> buf_;
+  std::vector<std::byte> buf_, names_;  // reads of at most kChunk entries at a time
   std::uint64_t cut_ = 0, types_skipped_ = 0;
 };
 
