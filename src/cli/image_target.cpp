@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "objspy/process/pause.hpp"
+#include "objspy/python/gc_state.hpp"
+#include "objspy/python/gc_walk.hpp"
 #include "objspy/process/proc.hpp"
 
 namespace objspy::cli {
@@ -48,6 +50,17 @@ Result<std::unique_ptr<ImageTarget>> open_image(const TargetOptions& t, std::uin
   img->copied = img->copy->bytes_copied();
   img->mem = &*img->copy;
   return img;
+}
+
+Result<std::vector<ScanCounts::Object>> gc_objects(ImageTarget& img, CensusBudget& budget, std::vector<std::string>& warnings) {
+  const Layout& l = img.target.layout;
+  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(*img.mem, &img.map, l, img.target.image.runtime, budget.limits().max_interpreters));
+  TypeValidator validator(*img.mem, &img.map, l, budget.limits().max_types + 4096);
+  ScanLimits sl;
+  sl.collect_objects = true;
+  OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(*img.mem, *img.mem, img.map, l, interps, validator, sl, nullptr, &budget, nullptr));
+  if (sc.over_budget || sc.stopped || sc.uncertain) warnings.push_back("the census of the image is incomplete: some objects may be missing");
+  return std::move(sc.objects);
 }
 
 }  // namespace objspy::cli

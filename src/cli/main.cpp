@@ -272,6 +272,19 @@ int run(int argc, char** argv) {
   rf->add_option("--pause-timeout", refs.target.pause_timeout_ms, "Milliseconds every thread has to stop for the copy")->check(CLI::Range(1, 60000))->capture_default_str();
   rf->add_option("--copy-budget", refs_budget_mib, "Largest copy of a live process objspy makes in its memory, in MiB")->check(CLI::Range(1, 1 << 20))->capture_default_str();
 
+  cli::HeapOptions heap;
+  std::size_t heap_budget_mib = 4096;
+  auto* hp = app.add_subcommand("heap", "Every object, not only the GC-tracked ones, by kind with count and size, as guppy3's hpy().heap() (an instance's __dict__ as \"dict of X\")");
+  auto* hp_pid = hp->add_option("-p,--pid", heap.target.pid, "PID of a running Python process (held only while its memory is copied)")->check(CLI::PositiveNumber);
+  auto* hp_core = hp->add_option("--core", heap.target.core, "A core file in place of a live process");
+  hp->add_option("-l,--limit", heap.limit, "Rows to show (0: all)")->capture_default_str();
+  hp->add_option("--max-objects", heap.max_objects, "Objects found through the GC-tracked ones, at most")->capture_default_str();
+  hp->add_flag("--qualified", heap.qualified, "Module-qualified type names");
+  hp->add_flag("--json", heap.json, "JSON instead of a table");
+  hp->add_flag("-q,--quiet", heap.quiet, "No summary line on stderr");
+  hp->add_option("--pause-timeout", heap.target.pause_timeout_ms, "Milliseconds every thread has to stop for the copy")->check(CLI::Range(1, 60000))->capture_default_str();
+  hp->add_option("--copy-budget", heap_budget_mib, "Largest copy of a live process objspy makes in its memory, in MiB")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+
   cli::SnapshotOptions snap;
   std::size_t snap_budget_mib = 4096;
   auto* sn = app.add_subcommand("snapshot", "Copy a Python process's object-holding memory while its threads are held, then write it as an ELF core file (for dump --core, info --core and gdb)");
@@ -402,6 +415,11 @@ int run(int argc, char** argv) {
     }
     refs.copy_budget = static_cast<std::uint64_t>(refs_budget_mib) << 20;
     auto st = cli::run_refs(refs);
+    if (!st.ok()) return fail(st.error());
+  } else if (hp->parsed()) {
+    if ((hp_pid->count() > 0) == (hp_core->count() > 0)) return fail(make_error(Errc::usage, "heap needs one of --pid PID or --core FILE"));
+    heap.copy_budget = static_cast<std::uint64_t>(heap_budget_mib) << 20;
+    auto st = cli::run_heap(heap);
     if (!st.ok()) return fail(st.error());
   } else if (sn->parsed()) {
     snap.copy_budget = static_cast<std::uint64_t>(snap_budget_mib) << 20;

@@ -91,14 +91,9 @@ Result<Analysis> analyse(const RefsOptions& o) {
   limits.timeout_s = o.target.census_timeout_s;
   a.budget = std::make_unique<CensusBudget>(limits);
   CensusBudget& budget = *a.budget;
-  OBJSPY_ASSIGN(Interpreters interps, find_interpreters(*img.mem, &img.map, l, img.target.image.runtime, limits.max_interpreters));
-  TypeValidator validator(*img.mem, &img.map, l, limits.max_types + 4096);
-  ScanLimits sl;
-  sl.collect_objects = true;
-  OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(*img.mem, *img.mem, img.map, l, interps, validator, sl, nullptr, &budget, nullptr));
-  if (sc.over_budget || sc.stopped || sc.uncertain) a.warnings.push_back("the census of the image is incomplete: some objects may be missing from the graph");
+  OBJSPY_ASSIGN(auto objects, gc_objects(img, budget, a.warnings));
   a.refs = std::make_unique<ReferentReader>(*img.mem, l);
-  OBJSPY_ASSIGN(a.g, build_graph(sc.objects, *a.refs, GraphLimits{}, &budget));
+  OBJSPY_ASSIGN(a.g, build_graph(objects, *a.refs, GraphLimits{}, &budget));
   if (a.g.edges_cut) a.warnings.push_back("the graph's budget ran out: some references are missing");
   if (a.refs->containers_cut()) a.warnings.push_back(fmt::format("{} containers were read only in part (more items than objspy reads)", a.refs->containers_cut()));
   a.objs = std::make_unique<ObjectReader>(*img.mem, l);

@@ -89,7 +89,7 @@ Result<bool> TypeValidator::valid(RemoteAddr type) {
     auto meta = mem_.ptr(type + l_.ob_type);
     for (auto* r : {&flags}) if (!r->ok() && r->error().code != Errc::bad_address) return r->take_error();
     if (!meta.ok() && meta.error().code != Errc::bad_address) return meta.take_error();
-    if (flags.ok() && meta.ok() && (*flags & kTpFlagsHaveGc) && !meta->null() && meta->aligned(8)) {
+    if (flags.ok() && meta.ok() && (!gc_only_ || (*flags & kTpFlagsHaveGc)) && !meta->null() && meta->aligned(8)) {
       auto meta_flags = mem_.u64(*meta + l_.tp_flags);
       if (!meta_flags.ok() && meta_flags.error().code != Errc::bad_address) return meta_flags.take_error();
       ok = meta_flags.ok() && (*meta_flags & kTpFlagsTypeSubclass);

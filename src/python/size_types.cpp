@@ -125,7 +125,9 @@ Status SizeMeter::classify(std::uint64_t type, TypeSizing& s) {
   s.itemsize = load64(head + z.tp_itemsize);
   s.flags = load64(head + l_.tp_flags);
   if (s.basicsize >= kHuge || s.itemsize >= kHuge) { s.basicsize = s.itemsize = 0; s.estimate = true; }
-  s.pre = l_.gc_head_size + ((s.flags & z.preheader_flags) ? 16 : 0);
+  // getsizeof adds PyGC_Head for GC types only: objects outside the GC lists (str, int, bytes,
+  // float, found by objspy heap through their holders) have none.
+  s.pre = (s.flags & kTpFlagsHaveGc) ? l_.gc_head_size + ((s.flags & z.preheader_flags) ? 16 : 0) : 0;
   // The MRO, as _PyType_Lookup searches it; a type without one (not ready) is its own.
   std::vector<std::uint64_t> mro;
   std::uint64_t mro_addr = load64(head + z.tp_mro);

@@ -139,6 +139,18 @@ struct RefsOptions {
 // Who holds the objects of a type: the shortest chain from a module, the referrers grouped.
 Status run_refs(const RefsOptions& o);
 
+struct HeapOptions {
+  TargetOptions target;          // --pid (copied while held) or --core
+  std::size_t limit = 20;        // rows (0: all)
+  std::size_t max_objects = 64u << 20;  // objects found through the GC-tracked ones, at most
+  bool qualified = false;
+  bool json = false;
+  bool quiet = false;
+  std::uint64_t copy_budget = 4ULL << 30;
+};
+// guppy3's hpy().heap() from outside: every object the GC-tracked ones reach, by kind.
+Status run_heap(const HeapOptions& o);
+
 struct ReportOptions {
   std::string input;    // a recording (record output)
   std::string output;   // the HTML file

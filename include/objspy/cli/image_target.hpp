@@ -11,6 +11,8 @@
 #include "objspy/process/live_reader.hpp"
 #include "objspy/process/maps.hpp"
 #include "objspy/process/snapshot_reader.hpp"
+#include "objspy/python/budget.hpp"
+#include "objspy/python/gc_scan.hpp"
 #include "objspy/python/locate.hpp"
 
 namespace objspy::cli {
@@ -27,6 +29,10 @@ struct ImageTarget {
   std::unique_ptr<LiveReader> live;
   std::optional<SnapshotReader> copy;
 };
+
+// Every GC-tracked object of the image (the census's scan, listing what it counts), with the
+// budget's deadline; `warnings` says when the list may be incomplete.
+Result<std::vector<ScanCounts::Object>> gc_objects(ImageTarget& img, CensusBudget& budget, std::vector<std::string>& warnings);
 
 // Err: as Sampler::attach or CoreSampler::open; usage when the process has more memory to
 // copy than `copy_budget`; pause_timeout and permission_denied from the hold.

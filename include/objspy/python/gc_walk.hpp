@@ -71,8 +71,10 @@ class TypeCounter {
 // Remembers at most `max_cached` answers (past that, a type is checked again each time).
 class TypeValidator {
  public:
-  TypeValidator(MemoryReader& mem, const MemoryMap* map, const Layout& l, std::size_t max_cached = 1u << 20)
-      : mem_(mem), map_(map), l_(l), max_cached_(max_cached) {}
+  // `gc_types_only`: a type of an object on a GC list has Py_TPFLAGS_HAVE_GC; objects found
+  // otherwise (objspy heap: str, int, float) need only a type whose own type is a type.
+  TypeValidator(MemoryReader& mem, const MemoryMap* map, const Layout& l, std::size_t max_cached = 1u << 20, bool gc_types_only = true)
+      : mem_(mem), map_(map), l_(l), max_cached_(max_cached), gc_only_(gc_types_only) {}
   Result<bool> valid(RemoteAddr type);
 
  private:
@@ -80,6 +82,7 @@ class TypeValidator {
   const MemoryMap* map_;
   const Layout& l_;
   std::size_t max_cached_;
+  bool gc_only_ = true;
   FlatMap cache_;  // type -> 1 valid, 0 not
 };
 
