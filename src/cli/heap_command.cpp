@@ -13,6 +13,7 @@
 #include "objspy/cli/dump_parts.hpp"
 #include "objspy/cli/image_target.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/graph/dominators.hpp"
 #include "objspy/graph/heap_census.hpp"
 #include "objspy/python/sizes.hpp"
 #include "objspy/python/type_names.hpp"
@@ -23,6 +24,28 @@ namespace {
 struct Row {
   std::string kind;
   std::uint64_t count = 0, bytes = 0;
+};
+
+// Each object's own size (sys.getsizeof): per type for fixed-size types, else one by one.
+Result<std::vector<std::uint64_t>> own_sizes(const ObjectGraph& g, SizeMeter& meter) {
+  std::vector<std::uint64_t> out(g.size(), 0);
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    OBJSPY_ASSIGN(const TypeSizing* s, meter.sizing(g.type[i]));
+    if (!s->per_object()) {
+      out[i] = s->base();
+      continue;
+    }
+    TypeCounter c(4);
+    c.add(g.type[i]);
+    OBJSPY_TRY(meter.object(g.addr[i], g.type[i], nullptr, c));
+    OBJSPY_TRY(meter.finish(c, nullptr));
+    c.for_each_bytes([&](std::uint64_t, std::uint64_t, std::uint64_t b) { out[i] += b; });
+  }
+  return out;
+}
+
+struct Retainer {
+  std::uint64_t addr, type, size, retained;
 };
 
 }  // namespace
@@ -87,6 +110,46 @@ Status run_heap(const HeapOptions& o) {
       r.bytes += b;
     });
   }
+  // --retained: the dominator tree over every object found.
+  std::vector<Retainer> top_objects;
+  std::vector<std::pair<std::string, std::uint64_t>> top_types;
+  if (o.retained) {
+    OBJSPY_ASSIGN(ObjectGraph g, build_graph(h.all, refs, GraphLimits{}, &budget));
+    if (g.edges_cut) warnings.push_back("the graph's budget ran out: retained sizes are upper bounds");
+    SizeMeter m(*img->mem, l, sl, img->mem, &budget);
+    OBJSPY_ASSIGN(auto own, own_sizes(g, m));
+    const Dominators d = dominators(g, own);
+    std::vector<std::uint32_t> idx(g.size());
+    for (std::uint32_t i = 0; i < g.size(); ++i) idx[i] = i;
+    const std::size_t k = std::min<std::size_t>(o.limit ? o.limit : g.size(), g.size());
+    std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(),
+                      [&](std::uint32_t a, std::uint32_t b) { return d.retained[a] > d.retained[b]; });
+    for (std::size_t i = 0; i < k; ++i) top_objects.push_back({g.addr[idx[i]], g.type[idx[i]], own[idx[i]], d.retained[idx[i]]});
+    // Per type: the instances no other instance of the type dominates, summed (a dominator
+    // tree walk counting, per type, the instances on the path).
+    std::vector<std::vector<std::uint32_t>> kids(g.size());
+    std::vector<std::uint32_t> tops;
+    for (std::uint32_t v = 0; v < g.size(); ++v) (d.idom[v] == Dominators::kRoot ? tops : kids[d.idom[v]]).push_back(v);
+    std::unordered_map<std::uint64_t, std::uint32_t> active;
+    std::unordered_map<std::uint64_t, std::uint64_t> by_type;
+    std::vector<std::pair<std::uint32_t, bool>> stack;
+    for (std::uint32_t t : tops) stack.push_back({t, false});
+    while (!stack.empty()) {
+      auto [v, leaving] = stack.back();
+      stack.pop_back();
+      if (leaving) {
+        --active[g.type[v]];
+        continue;
+      }
+      if (active[g.type[v]]++ == 0) by_type[g.type[v]] += d.retained[v];
+      stack.push_back({v, true});
+      for (std::uint32_t c : kids[v]) stack.push_back({c, false});
+    }
+    for (const auto& [t, b] : by_type) top_types.push_back({name(t), b});
+    std::sort(top_types.begin(), top_types.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (o.limit && top_types.size() > o.limit) top_types.resize(o.limit);
+  }
+
   std::vector<Row> ranked;
   std::uint64_t total = 0, total_bytes = 0;
   for (auto& [k, r] : rows) {
@@ -118,6 +181,13 @@ Status run_heap(const HeapOptions& o) {
                     {"cumulative_share", share(cum, total_bytes)}});
     }
     j["rows"] = rj;
+    if (o.retained) {
+      nlohmann::json ro = nlohmann::json::array(), rt = nlohmann::json::array();
+      for (const auto& r : top_objects)
+        ro.push_back({{"address", fmt::format("{:#x}", r.addr)}, {"kind", sanitize_utf8(name(r.type))}, {"size", r.size}, {"retained", r.retained}});
+      for (const auto& [t, b] : top_types) rt.push_back({{"kind", sanitize_utf8(t)}, {"retained", b}});
+      j["retained"] = {{"objects", ro}, {"types", rt}};
+    }
     j["warnings"] = warnings;
     out = j.dump(2, ' ', true) + "\n";
   } else {
@@ -131,6 +201,14 @@ Status run_heap(const HeapOptions& o) {
                          cum, static_cast<int>(100 * share(cum, total_bytes)), escape_for_terminal(ranked[i].kind));
     }
     if (shown < ranked.size()) out += fmt::format("<{} more rows. Type e.g. '--limit 0' to view all.>\n", ranked.size() - shown);
+    if (o.retained) {
+      out += "\nRetained size (what would be freed with it), largest first:\n";
+      out += "   Retained       Size  Address             Kind\n";
+      for (const auto& r : top_objects)
+        out += fmt::format("{:>11} {:>10}  {:#018x}  {}\n", r.retained, r.size, r.addr, escape_for_terminal(name(r.type)));
+      out += "\nRetained by all instances of a kind (those no other instance of it holds):\n";
+      for (const auto& [t, b] : top_types) out += fmt::format("{:>11}  {}\n", b, escape_for_terminal(t));
+    }
   }
   std::fwrite(out.data(), 1, out.size(), stdout);
   for (const auto& w : warnings) note("warning: " + w);

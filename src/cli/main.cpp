@@ -280,6 +280,7 @@ int run(int argc, char** argv) {
   hp->add_option("-l,--limit", heap.limit, "Rows to show (0: all)")->capture_default_str();
   hp->add_option("--max-objects", heap.max_objects, "Objects found through the GC-tracked ones, at most")->capture_default_str();
   hp->add_flag("--qualified", heap.qualified, "Module-qualified type names");
+  hp->add_flag("--retained", heap.retained, "Also the objects and kinds that retain the most: what would be freed with them (dominator tree)");
   hp->add_flag("--json", heap.json, "JSON instead of a table");
   hp->add_flag("-q,--quiet", heap.quiet, "No summary line on stderr");
   hp->add_option("--pause-timeout", heap.target.pause_timeout_ms, "Milliseconds every thread has to stop for the copy")->check(CLI::Range(1, 60000))->capture_default_str();

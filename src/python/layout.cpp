@@ -188,6 +188,14 @@ Result<Layout> builtin_layout(const PyVersion& v) {
   // Referents: where instances keep their attributes (cpython-internals.md §5.4).
   ReferentLayout& r = l.refs;
   r.managed = v.minor < 11 ? ManagedDict::none : v.minor == 11 ? ManagedDict::split_3_11 : v.minor == 12 ? ManagedDict::tagged_3_12 : ManagedDict::inline_3_13;
+  // PyCodeObject's object fields, from DWARF (3.8.18-3.13.0 pyenv, 3.14d/3.15d sid).
+  if (v.minor <= 10)
+    r.code_fields = {{48, "co_code"}, {56, "co_consts"}, {64, "co_names"}, {72, "co_varnames"}, {80, "co_freevars"},
+                     {88, "co_cellvars"}, {104, "co_filename"}, {112, "co_name"}, {120, v.minor == 10 ? "co_linetable" : "co_lnotab"}};
+  else
+    r.code_fields = {{24, "co_consts"}, {32, "co_names"}, {40, "co_exceptiontable"}, {96, "co_localsplusnames"}, {104, "co_localspluskinds"},
+                     {112, "co_filename"}, {120, "co_name"}, {128, "co_qualname"}, {136, "co_linetable"}};
+  if (v.minor == 11) r.code_fields.push_back({152, "_co_code"});
   if (v.minor >= 13) {
     r.inline_values_flag = 1u << 2;
     r.values_array = 8;

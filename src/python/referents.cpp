@@ -76,6 +76,7 @@ Result<const ReferentReader::TypeInfo*> ReferentReader::info(std::uint64_t type)
         if (t.kind == Kind::other) {
           if (name == "set" || name == "frozenset") t.kind = Kind::set;
           else if (name == "module") t.kind = Kind::module;
+          else if (name == "code") t.kind = Kind::code;
           else if (name == "weakref" || name == "weakref.ReferenceType" || name == "weakproxy" || name == "weakcallableproxy" ||
                    name == "weakref.ProxyType" || name == "weakref.CallableProxyType")
             t.kind = Kind::weakref;
@@ -89,8 +90,18 @@ Result<const ReferentReader::TypeInfo*> ReferentReader::info(std::uint64_t type)
       if (!next) break;
       b = *next;
     }
-    // A static type's own fields are known by kind; other static types are scanned whole.
-    if (!(t.flags & kHeapType) && t.kind != Kind::other) t.scan_from = t.basicsize;
+    // A static type's own fields are known by kind; other static types are scanned whole,
+    // but for the builtins that hold no object: a compact str is shorter than str's
+    // tp_basicsize (sizeof(PyUnicodeObject)), and a scan to it would read the next block.
+    if (!(t.flags & kHeapType)) {
+      if (t.kind != Kind::other) t.scan_from = t.basicsize;
+      else {
+        static const char* const kLeaves[] = {"str", "bytes", "int", "float", "complex", "bool", "NoneType", "bytearray"};
+        const std::string name = static_type_name(type);
+        for (const char* leaf : kLeaves)
+          if (name == leaf) t.scan_from = t.basicsize;
+      }
+    }
     if ((t.flags & kHeapType) && r.managed != ManagedDict::none && l_.sizes.ht_cached_keys)
       t.cached_keys = word(type + l_.sizes.ht_cached_keys).value_or(0);
   }
@@ -285,6 +296,10 @@ Status ReferentReader::known(std::uint64_t obj, std::uint64_t type, std::vector<
       // wr_object (+16) is the weak reference itself: not a reference that keeps it alive.
       if (std::uint64_t cb = word(obj + 24)) out.push_back({cb, EdgeKind::callback, 0});
       break;
+    case Kind::code:
+      for (std::size_t k = 0; k < l_.refs.code_fields.size(); ++k)
+        if (std::uint64_t f = word(obj + l_.refs.code_fields[k].offset)) out.push_back({f, EdgeKind::code_field, k});
+      return {};
     case Kind::other: break;
   }
   if (t.flags & kHeapType) {
@@ -320,6 +335,7 @@ std::string ReferentReader::label(const Referent& r) {
     case EdgeKind::type_bases: return ".__bases__";
     case EdgeKind::type_base: return ".__base__";
     case EdgeKind::field: return fmt::format(".<+{:#x}>", r.aux);
+    case EdgeKind::code_field: return r.aux < l_.refs.code_fields.size() ? fmt::format(".{}", l_.refs.code_fields[r.aux].name) : ".<code field>";
     case EdgeKind::callback: return ".__callback__";
     case EdgeKind::klass: return ".__class__";
   }

@@ -139,6 +139,8 @@ void compare(Comparison& c, const objspy::Layout& l) {
     c.offset("refs.tp_bases", l.refs.tp_bases, *t, "tp_bases");
   }
   if (auto t = c.type({"PyModuleObject"})) c.offset("refs.md_dict", l.refs.md_dict, *t, "md_dict");
+  if (auto t = c.type({"PyCodeObject"}))
+    for (const auto& f : l.refs.code_fields) c.offset(std::string("refs.code.") + f.name, f.offset, *t, f.name);
   if (minor >= 11)
     if (auto t = c.type({"_dictvalues", "PyDictValues"})) c.offset("refs.values_array", l.refs.values_array, *t, "values");
   if (minor >= 13)

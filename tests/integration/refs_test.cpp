@@ -2,7 +2,8 @@
 // Leaked object has the length of objgraph.find_backref_chain inside the target, and the
 // target confirms every step with gc.get_referents; the referrers listed for a planted object
 // are gc.get_referrers's. The same on an objspy snapshot and a gcore core after the target
-// exited (the chain's addresses are those of the live run).
+// exited (the chain's addresses are those of the live run). heap --retained gives a planted
+// subtree's retained size as the target's own sum of sys.getsizeof over it.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
@@ -94,6 +95,16 @@ TEST_CASE("refs: the chain to a planted object (objgraph's length, every step co
     REQUIRE_MESSAGE(!holders.is_null(), err);
     CHECK(set_of(holders.at("held_by")) == set_of(truth.at("referrers")));
 
+    // Retained size: the subtree only one object holds, as the target sums it.
+    {
+      auto r = itest::run(itest::objspy({"heap", "--pid", pid, "--retained", "--json", "-l", "0", "-q"}), itest::kPatience);
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      const json heap = json::parse(r.out);
+      long long retained = -1;
+      for (const auto& o : heap.at("retained").at("objects"))
+        if (o.at("address").get<std::string>() == truth.at("subtree").get<std::string>()) retained = o.at("retained").get<long long>();
+      CHECK(retained == truth.at("subtree_bytes").get<long long>());
+    }
     // The same from an objspy snapshot and a gcore core, read after the target exited.
     itest::TempDir dir;
     const std::string snap = dir.path + "/snap.core";

@@ -1,7 +1,8 @@
 # A target for objspy refs. It plants a chain (a module global dict -> an instance -> its
 # __dict__ (3.11+: its values) -> a list -> a Leaked object) and an object held in many ways
 # (list item, dict value and key, tuple item, set element, instance attribute, closure cell,
-# function default, class attribute), then writes one JSON line: the chain objgraph's
+# function default, class attribute) and a subtree only one object holds, then writes one
+# JSON line (with the subtree's sum of sys.getsizeof): the chain objgraph's
 # find_backref_chain gives inside this process (its length and addresses) and the referrers
 # gc.get_referrers gives for the held object, less what the check itself made. Then, per line
 # "check ADDR ADDR ...", it answers "ok" when each address's object has the next one among its
@@ -82,11 +83,29 @@ def find_referrers():
     return out
 
 
+# A subtree only one object holds: its retained size is the sum of sys.getsizeof over it (its
+# attribute name 'payload' is interned and shared: not part of it).
+class Subtree:
+    def __init__(self):
+        self.payload = [(i + 0.25, "s%06d" % i, 10**20 + i) for i in range(1000)]
+
+
+SUBTREE = Subtree()
+
+
+def subtree_bytes():
+    objs = [SUBTREE, SUBTREE.payload] + list(SUBTREE.payload) + [x for t in SUBTREE.payload for x in t]
+    if sys.version_info < (3, 11):
+        objs.append(SUBTREE.__dict__)  # a real dict object there; 3.11+ keep the values in the instance
+    return sum(map(sys.getsizeof, objs))
+
+
 chain = find_chain()
 referrers = find_referrers()
 gc.collect()
 gc.disable()
-print(json.dumps({"chain_len": len(chain), "chain": chain, "held": hex(id(held)), "referrers": referrers}), flush=True)
+print(json.dumps({"chain_len": len(chain), "chain": chain, "held": hex(id(held)), "referrers": referrers,
+                  "subtree": hex(id(SUBTREE)), "subtree_bytes": subtree_bytes()}), flush=True)
 del chain, referrers
 
 for line in sys.stdin:

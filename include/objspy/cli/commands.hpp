@@ -144,6 +144,7 @@ struct HeapOptions {
   std::size_t limit = 20;        // rows (0: all)
   std::size_t max_objects = 64u << 20;  // objects found through the GC-tracked ones, at most
   bool qualified = false;
+  bool retained = false;         // also the largest retained sizes (dominator tree), per object and per kind
   bool json = false;
   bool quiet = false;
   std::uint64_t copy_budget = 4ULL << 30;

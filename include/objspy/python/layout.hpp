@@ -179,6 +179,13 @@ struct ReferentLayout {
   // 3.13+ { u8 capacity, size, embedded, valid; values[] }: the array at +8.
   std::uint64_t values_array = 0;
   std::uint64_t values_valid = 0;        // 3.13+: the `valid` byte (3); 0: none
+  // PyCodeObject's object fields (its other words are counts, ids and C pointers: read
+  // conservatively they could name an object by chance; co_weakreflist is weak).
+  struct Field {
+    std::uint64_t offset;
+    const char* name;
+  };
+  std::vector<Field> code_fields;
 };
 
 // pymalloc's bookkeeping (Objects/obmalloc.c; cpython-internals.md §7). 3.8-3.11: file-static

@@ -32,6 +32,7 @@ enum class EdgeKind : std::uint8_t {
   module_dict,  // module.__dict__
   type_dict, type_mro, type_bases, type_base,
   field,        // a word of the fixed part at offset aux (conservative)
+  code_field,   // a code object's field (aux: index in ReferentLayout::code_fields)
   callback,     // a weak reference's callback
   klass,        // an instance's heap type (3.9+ subtype_traverse visits it)
 };
@@ -73,7 +74,7 @@ class ReferentReader {
   std::uint64_t types_skipped() const { return types_skipped_; }
 
  private:
-  enum class Kind : std::uint8_t { other, tuple, list, dict, set, module, type, weakref };
+  enum class Kind : std::uint8_t { other, tuple, list, dict, set, module, type, weakref, code };
   struct TypeInfo {
     Kind kind = Kind::other;
     std::uint64_t flags = 0, basicsize = 0, dictoffset = 0, weaklistoffset = 0;
