@@ -2,6 +2,7 @@
 // (heap_census.hpp), by type, an instance's __dict__ counted as "dict of X" under its owner's
 // class, with count and size (sys.getsizeof) and their shares, largest first.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <map>
 #include <unordered_map>
@@ -13,6 +14,7 @@
 #include "objspy/cli/dump_parts.hpp"
 #include "objspy/cli/image_target.hpp"
 #include "objspy/core/escape.hpp"
+#include "objspy/core/load.hpp"
 #include "objspy/graph/dominators.hpp"
 #include "objspy/graph/heap_census.hpp"
 #include "objspy/python/sizes.hpp"
@@ -26,20 +28,31 @@ struct Row {
   std::uint64_t count = 0, bytes = 0;
 };
 
-// Each object's own size (sys.getsizeof): per type for fixed-size types, else one by one.
-Result<std::vector<std::uint64_t>> own_sizes(const ObjectGraph& g, SizeMeter& meter) {
+// Each object's own size (sys.getsizeof): per type for fixed-size types; from the words the
+// formula needs (one read) for lists, sets, tuples, ints, deques; else through the meter one
+// object at a time (dicts, str, frames), read as the difference it makes to one counter.
+Result<std::vector<std::uint64_t>> own_sizes(const ObjectGraph& g, SizeMeter& meter, MemoryReader& mem) {
   std::vector<std::uint64_t> out(g.size(), 0);
+  TypeCounter c(1u << 16);
+  std::array<std::byte, 32> w{};
   for (std::size_t i = 0; i < g.size(); ++i) {
     OBJSPY_ASSIGN(const TypeSizing* s, meter.sizing(g.type[i]));
     if (!s->per_object()) {
       out[i] = s->base();
       continue;
     }
-    TypeCounter c(4);
+    if (mem.read(RemoteAddr(g.addr[i] + 16), w).ok()) {
+      const BodyWords bw{load64(w.data()), load64(w.data() + 16), load64(w.data() + 24)};
+      if (auto b = meter.from_words(*s, g.addr[i], bw)) {
+        out[i] = *b;
+        continue;
+      }
+    }
+    const std::uint64_t before = c.bytes_of(g.type[i]);
     c.add(g.type[i]);
     OBJSPY_TRY(meter.object(g.addr[i], g.type[i], nullptr, c));
     OBJSPY_TRY(meter.finish(c, nullptr));
-    c.for_each_bytes([&](std::uint64_t, std::uint64_t, std::uint64_t b) { out[i] += b; });
+    out[i] = c.bytes_of(g.type[i]) - before;
   }
   return out;
 }
@@ -117,7 +130,7 @@ Status run_heap(const HeapOptions& o) {
     OBJSPY_ASSIGN(ObjectGraph g, build_graph(h.all, refs, GraphLimits{}, &budget));
     if (g.edges_cut) warnings.push_back("the graph's budget ran out: retained sizes are upper bounds");
     SizeMeter m(*img->mem, l, sl, img->mem, &budget);
-    OBJSPY_ASSIGN(auto own, own_sizes(g, m));
+    OBJSPY_ASSIGN(auto own, own_sizes(g, m, *img->mem));
     const Dominators d = dominators(g, own);
     std::vector<std::uint32_t> idx(g.size());
     for (std::uint32_t i = 0; i < g.size(); ++i) idx[i] = i;
