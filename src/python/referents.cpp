@@ -71,12 +71,19 @@ Result<const ReferentReader::TypeInfo*> ReferentReader::info(std::uint64_t type)
     for (int depth = 0; depth < 64 && b; ++depth) {
       auto bf = depth == 0 ? flags : word(b + l_.tp_flags);
       if (!bf) break;
+      // collections.deque is a heap type from 3.12 (its module's types come from specs): a
+      // dotted C name no class statement gives.
+      if ((*bf & kHeapType) && t.kind == Kind::other && static_type_name(b) == "collections.deque") {
+        t.kind = Kind::deque;
+        if (auto bb = word(b + l_.sizes.tp_basicsize); bb && *bb <= t.basicsize) t.scan_from = *bb;
+      }
       if (!(*bf & kHeapType)) {
         const std::string name = static_type_name(b);
         if (t.kind == Kind::other) {
           if (name == "set" || name == "frozenset") t.kind = Kind::set;
           else if (name == "module") t.kind = Kind::module;
           else if (name == "code") t.kind = Kind::code;
+          else if (name == "collections.deque") t.kind = Kind::deque;
           else if (name == "weakref" || name == "weakref.ReferenceType" || name == "weakproxy" || name == "weakcallableproxy" ||
                    name == "weakref.ProxyType" || name == "weakref.CallableProxyType")
             t.kind = Kind::weakref;
@@ -300,6 +307,20 @@ Status ReferentReader::known(std::uint64_t obj, std::uint64_t type, std::vector<
       for (std::size_t k = 0; k < l_.refs.code_fields.size(); ++k)
         if (std::uint64_t f = word(obj + l_.refs.code_fields[k].offset)) out.push_back({f, EdgeKind::code_field, k});
       return {};
+    case Kind::deque: {
+      const std::uint64_t n = bounded(word(obj + l_.ob_size)), blocklen = l_.sizes.deque_blocklen;
+      std::uint64_t block = word(obj + l_.refs.deque_leftblock), index = word(obj + l_.sizes.deque_leftindex);
+      if (!plausible_size(n) || index >= blocklen || !blocklen) break;
+      buf_.resize((blocklen + 2) * 8);
+      for (std::uint64_t i = 0; i < n && block;) {
+        if (!mem_.read(RemoteAddr(block), buf_).ok()) break;
+        for (; index < blocklen && i < n; ++index, ++i)
+          if (std::uint64_t p = load64(buf_.data() + 8 + index * 8)) out.push_back({p, EdgeKind::item, i});
+        block = load64(buf_.data() + 8 + blocklen * 8);  // rightlink
+        index = 0;
+      }
+      break;
+    }
     case Kind::other: break;
   }
   if (t.flags & kHeapType) {

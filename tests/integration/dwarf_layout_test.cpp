@@ -182,6 +182,7 @@ void compare(Comparison& c, const objspy::Layout& l) {
   // Modules/_collectionsmodule.c: in these builds' DWARF when _collections is built in.
   if (auto t = c.type({"dequeobject"}, /*optional=*/true)) {
     c.offset("sizes.deque_leftindex", z.deque_leftindex, *t, "leftindex");
+    c.offset("refs.deque_leftblock", l.refs.deque_leftblock, *t, "leftblock");
     // By the pointer's type: other modules have a `block` typedef of their own.
     c.check("sizes.deque_block", z.deque_block, c.dw().pointee_size(t->die, "leftblock"), "sizeof(block) (*dequeobject.leftblock)");
   }

@@ -1,12 +1,13 @@
 # A target for objspy refs. It plants a chain (a module global dict -> an instance -> its
 # __dict__ (3.11+: its values) -> a list -> a Leaked object) and an object held in many ways
-# (list item, dict value and key, tuple item, set element, instance attribute, closure cell,
+# (list item, dict value and key, tuple item, set element, deque item, instance attribute, closure cell,
 # function default, class attribute) and a subtree only one object holds, then writes one
 # JSON line (with the subtree's sum of sys.getsizeof): the chain objgraph's
 # find_backref_chain gives inside this process (its length and addresses) and the referrers
 # gc.get_referrers gives for the held object, less what the check itself made. Then, per line
 # "check ADDR ADDR ...", it answers "ok" when each address's object has the next one among its
 # gc.get_referents, or "bad N" (the first step that is not).
+import collections
 import gc
 import inspect
 import json
@@ -51,6 +52,7 @@ HOLDERS = [
     (held, 2),
     {held},
     Owner(held),
+    collections.deque([0] * 100 + [held]),  # past the first block of 64
 ]
 
 

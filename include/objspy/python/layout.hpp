@@ -172,6 +172,9 @@ enum class ManagedDict {
 struct ReferentLayout {
   std::uint64_t tp_weaklistoffset = 208, tp_base = 256, tp_dictoffset = 288, tp_bases = 336;
   std::uint64_t md_dict = 16;            // PyModuleObject.md_dict
+  // collections.deque: its items in blocks of SizeofLayout::deque_blocklen, from leftblock at
+  // leftindex; a block is { leftlink, data[blocklen], rightlink } (3.8-3.15).
+  std::uint64_t deque_leftblock = 24;
   ManagedDict managed = ManagedDict::none;
   std::uint64_t managed_dict_flag = 1u << 4;  // Py_TPFLAGS_MANAGED_DICT (3.11+)
   std::uint64_t inline_values_flag = 0;       // Py_TPFLAGS_INLINE_VALUES: 1 << 2 (3.13+)

@@ -74,7 +74,7 @@ class ReferentReader {
   std::uint64_t types_skipped() const { return types_skipped_; }
 
  private:
-  enum class Kind : std::uint8_t { other, tuple, list, dict, set, module, type, weakref, code };
+  enum class Kind : std::uint8_t { other, tuple, list, dict, set, module, type, weakref, code, deque };
   struct TypeInfo {
     Kind kind = Kind::other;
     std::uint64_t flags = 0, basicsize = 0, dictoffset = 0, weaklistoffset = 0;
