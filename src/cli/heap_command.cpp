@@ -69,7 +69,7 @@ Status run_heap(const HeapOptions& o) {
   CensusLimits limits;
   limits.timeout_s = o.target.census_timeout_s;
   CensusBudget budget(limits);
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings = img->warnings;
   OBJSPY_ASSIGN(auto gc, gc_objects(*img, budget, warnings));
   ReferentReader refs(*img->mem, l);
   TypeValidator types(*img->mem, &img->map, l, limits.max_types + 4096, false);

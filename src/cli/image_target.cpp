@@ -29,10 +29,15 @@ Result<std::unique_ptr<ImageTarget>> open_image(const TargetOptions& t, std::uin
   OBJSPY_ASSIGN(MemoryMap pre, read_memory_map(pid));
   std::uint64_t mapped = 0, need = 0;
   (void)SnapshotReader::resident(pid, SnapshotReader::plan(pre, &mapped), &need);
-  if (need > copy_budget)
-    return make_error(Errc::usage, fmt::format("process {} has {} MiB of object-holding memory, more than --copy-budget ({} MiB): take an "
-                                               "objspy snapshot to a file and use --core",
-                                               pid, need >> 20, copy_budget >> 20));
+  if (need > copy_budget) {
+    img->warnings.push_back(fmt::format("process {} has {} MiB of object-holding memory, more than --copy-budget ({} MiB): it was read live, "
+                                        "not held, and a busy process may give references that changed meanwhile",
+                                        pid, need >> 20, copy_budget >> 20));
+    img->map = std::move(pre);
+    img->live_cache = std::make_unique<CachedReader>(*img->live, &img->map, 64u << 20, 128u << 10);
+    img->mem = img->live_cache.get();
+    return img;
+  }
   OBJSPY_ASSIGN(SnapshotReader copy, SnapshotReader::reserve(*img->live, need + need / 16 + (16ULL << 20)));
   img->copy.emplace(std::move(copy));
   OBJSPY_ASSIGN(auto pause, ProcessPause::freeze(pid, t.pause_timeout_ms));

@@ -91,6 +91,7 @@ Result<Analysis> analyse(const RefsOptions& o) {
   limits.timeout_s = o.target.census_timeout_s;
   a.budget = std::make_unique<CensusBudget>(limits);
   CensusBudget& budget = *a.budget;
+  a.warnings.insert(a.warnings.end(), img.warnings.begin(), img.warnings.end());
   OBJSPY_ASSIGN(auto objects, gc_objects(img, budget, a.warnings));
   a.refs = std::make_unique<ReferentReader>(*img.mem, l);
   OBJSPY_ASSIGN(a.g, build_graph(objects, *a.refs, GraphLimits{}, &budget));

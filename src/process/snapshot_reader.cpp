@@ -20,9 +20,6 @@ std::vector<const Mapping*> SnapshotReader::plan(const MemoryMap& map, std::uint
     // data, device memory) and never the stack.
     if (!m.readable || !m.writable || m.shared || m.path == "[stack]") continue;
     if (!m.path.empty() && m.path[0] == '[' && !m.anonymous_private()) continue;  // [vvar] and the like
-    // A reservation of a terabyte or more is a sanitizer's shadow or a runtime's address
-    // space reservation, not a heap: copied whole it would pass any budget. Read live.
-    if (m.end - m.start >= (1ULL << 40)) continue;
     out.push_back(&m);
     *bytes += m.end - m.start;
   }

@@ -92,6 +92,12 @@ TEST_CASE("dump --core: a snapshot and a gcore core of every interpreter, read a
     REQUIRE(live.exit_code == 0);
     const json live_census = json::parse(live.out);
 
+    if (itest::kSanitized && py.label.find("embedded") != std::string::npos) {
+      // This build's embedding host is built with ASan too: its heap lies in ASan's
+      // allocator reservation (terabytes), which no snapshot copies within its budget.
+      MESSAGE("no core of the ASan-built embedding host: its heap is inside ASan's allocator reservation");
+      continue;
+    }
     const std::string snap = dir.path + "/snapshot.core";
     auto s = itest::run(itest::objspy({"snapshot", "--pid", pid, "-o", snap}));
     INFO(s.err);

@@ -4,6 +4,8 @@ serve(extra) writes "ready <gc object count>" and then answers one command per s
 on stdout:
   objgraph K     run objgraph's most_common_types() K times in-process, answer
                  "<median ms> <kind>" (the target runs nothing else meanwhile: GIL held)
+  backref TYPE   objgraph.find_backref_chain(first TYPE instance, inspect.ismodule), answer
+                 "<ms> <chain length>"
   beat-start     start recording the longest gap of a 1 ms heartbeat thread
   beat-stop      answer the longest gap seen since beat-start, in milliseconds
   count          answer len(gc.get_objects())
@@ -41,6 +43,27 @@ def _run_objgraph():
         objgraph.most_common_types()
     else:
         _objgraph_algorithm()
+
+
+def _backref(args):
+    # objgraph.find_backref_chain(obj, inspect.ismodule) for the first object of type name
+    # args[0]: "<ms> <chain length>" (objgraph's own, or nothing when it is not installed).
+    import inspect
+    if objgraph is None:
+        return "nan 0"
+    target = None
+    for o in gc.get_objects():
+        if type(o).__name__ == args[0]:
+            target = o
+            break
+    if target is None:
+        return "nan 0"
+    t0 = time.perf_counter()
+    chain = objgraph.find_backref_chain(target, inspect.ismodule)
+    ms = (time.perf_counter() - t0) * 1000
+    n = len(chain)
+    del chain, target
+    return "%.3f %d" % (ms, n)
 
 
 def _objgraph(args):
@@ -104,7 +127,7 @@ def _lines():
 
 def serve(extra=None):
     beat = _Heartbeat()
-    commands = {"objgraph": _objgraph, "beat-start": beat.start, "beat-stop": beat.stop, "ping": lambda args: "pong"}
+    commands = {"objgraph": _objgraph, "backref": _backref, "beat-start": beat.start, "beat-stop": beat.stop, "ping": lambda args: "pong"}
     commands.update(extra or {})
     os.write(1, ("ready %d\n" % len(gc.get_objects())).encode())
     for line in _lines():

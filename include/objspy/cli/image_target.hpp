@@ -28,14 +28,17 @@ struct ImageTarget {
   std::unique_ptr<CachedReader> core_cache;  // reads of a core file are many and small
   std::unique_ptr<LiveReader> live;
   std::optional<SnapshotReader> copy;
+  std::unique_ptr<CachedReader> live_cache;  // no copy (past the budget): the live process
+  std::vector<std::string> warnings;
 };
 
 // Every GC-tracked object of the image (the census's scan, listing what it counts), with the
 // budget's deadline; `warnings` says when the list may be incomplete.
 Result<std::vector<ScanCounts::Object>> gc_objects(ImageTarget& img, CensusBudget& budget, std::vector<std::string>& warnings);
 
-// Err: as Sampler::attach or CoreSampler::open; usage when the process has more memory to
-// copy than `copy_budget`; pause_timeout and permission_denied from the hold.
+// Err: as Sampler::attach or CoreSampler::open; pause_timeout and permission_denied from the
+// hold. A process with more memory to copy than `copy_budget` is read live, unheld (a warning
+// says so): an idle one gives the same answers, a busy one may not.
 Result<std::unique_ptr<ImageTarget>> open_image(const TargetOptions& t, std::uint64_t copy_budget);
 
 }  // namespace objspy::cli
