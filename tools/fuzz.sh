@@ -14,9 +14,9 @@ fi
 b="$here/build-fuzz"
 cmake -S "$here" -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 \
   -DOBJSPY_FUZZ=ON -DOBJSPY_TESTS=OFF >/dev/null
-ninja -C "$b" fuzz_maps fuzz_debug_offsets fuzz_elf fuzz_memory_elf fuzz_walk fuzz_scan fuzz_escape fuzz_state fuzz_series fuzz_http fuzz_report fuzz_proc_text fuzz_core >&2
+ninja -C "$b" fuzz_maps fuzz_debug_offsets fuzz_elf fuzz_memory_elf fuzz_walk fuzz_scan fuzz_escape fuzz_state fuzz_series fuzz_http fuzz_report fuzz_proc_text fuzz_core fuzz_referents >&2
 mkdir -p "$b/artifacts"
-for h in maps debug_offsets elf memory_elf walk scan escape state series http report proc_text core; do
+for h in maps debug_offsets elf memory_elf walk scan escape state series http report proc_text core referents; do
   work="$b/corpus-$h"
   mkdir -p "$work"
   echo "fuzz_$h: ${secs}s" >&2

@@ -1,7 +1,8 @@
 // objspy heap on every interpreter: objects outside the GC lists planted in a target (100,000
 // distinct bytes of 100 B, 50,000 distinct str as dict keys, 50,000 floats in a list, 20,000
 // big ints) appear with the counts and byte sums the target computes with sys.getsizeof, as
-// the difference from the same target without them; live and from a snapshot.
+// the difference from the same target without them; live, from a snapshot and from a gcore
+// core read after the target exited.
 //
 // Tolerance: 16 objects and 1,024 bytes per kind. The planting run also holds the 8 ints of
 // its own report (the counts and sums it prints), and the interpreter interns or frees a few
@@ -9,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -55,21 +57,34 @@ TEST_CASE("heap: planted str, bytes, int and float appear with the target's own 
     const auto with = heap_of({"--pid", std::to_string(planted.pid())}, &err);
     REQUIRE_MESSAGE(!with.empty(), err);
     itest::TempDir dir;
-    std::map<std::string, Kind> from_core = with;
+    std::map<std::string, Kind> from_core = with, from_gcore = with;
     if (itest::kSanitized && py.label.find("embedded") != std::string::npos) {
       MESSAGE("no core of the ASan-built embedding host: its heap is inside ASan's allocator reservation");
     } else {
+      const std::string pid = std::to_string(planted.pid());
       const std::string snap = dir.path + "/planted.core";
-      REQUIRE(itest::run(itest::objspy({"snapshot", "--pid", std::to_string(planted.pid()), "-o", snap, "-q"})).exit_code == 0);
+      REQUIRE(itest::run(itest::objspy({"snapshot", "--pid", pid, "-o", snap, "-q"})).exit_code == 0);
+      auto g = itest::run({"/usr/bin/gcore", "-o", dir.path + "/gcore", pid}, itest::kPatience);
+      REQUIRE_MESSAGE(g.exit_code == 0, std::string(g.out + g.err));
+      if (py.argv.size() >= 3 && py.argv[0] == "chroot") {
+        // The chroot's libraries next to the core (as from another machine).
+        for (const auto& e : std::filesystem::directory_iterator("/proc/" + pid + "/map_files")) {
+          std::error_code ec;
+          const auto target = std::filesystem::read_symlink(e.path(), ec);
+          if (!ec) std::filesystem::copy_file(e.path(), dir.path + "/" + target.filename().string(), std::filesystem::copy_options::overwrite_existing, ec);
+        }
+      }
       planted.kill_now();
       from_core = heap_of({"--core", snap}, &err);
       REQUIRE_MESSAGE(!from_core.empty(), err);
+      from_gcore = heap_of({"--core", dir.path + "/gcore." + pid}, &err);
+      REQUIRE_MESSAGE(!from_gcore.empty(), err);
     }
     for (const auto& [kind, want] : expect.items()) {
       INFO(kind);
       const long long n = want.at(0).get<long long>(), bytes = want.at(1).get<long long>();
       auto get = [&](const std::map<std::string, Kind>& m) { return m.count(kind) ? m.at(kind) : Kind{}; };
-      for (const std::map<std::string, Kind>* m : std::initializer_list<const std::map<std::string, Kind>*>{&with, &from_core}) {
+      for (const std::map<std::string, Kind>* m : std::initializer_list<const std::map<std::string, Kind>*>{&with, &from_core, &from_gcore}) {
         const long long dn = get(*m).count - get(without).count, db = get(*m).bytes - get(without).bytes;
         CHECK_MESSAGE(std::llabs(dn - n) <= 16, fmt::format("count: {} more than without, planted {}", dn, n));
         CHECK_MESSAGE(std::llabs(db - bytes) <= 1024, fmt::format("bytes: {} more than without, planted {}", db, bytes));

@@ -134,6 +134,13 @@ TEST_CASE("refs: the chain to a planted object (objgraph's length, every step co
       const json h = refs_json({"--core", core, "--address", held}, &err);
       REQUIRE_MESSAGE(!h.is_null(), err);
       CHECK(set_of(h.at("held_by")) == set_of(truth.at("referrers")));
+      auto r = itest::run(itest::objspy({"heap", "--core", core, "--retained", "--json", "-l", "0", "-q"}), itest::kPatience);
+      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+      const json heap = json::parse(r.out);
+      long long retained = -1;
+      for (const auto& o : heap.at("retained").at("objects"))
+        if (o.at("address").get<std::string>() == truth.at("subtree").get<std::string>()) retained = o.at("retained").get<long long>();
+      CHECK(retained == truth.at("subtree_bytes").get<long long>());
     }
   }
 }
