@@ -82,8 +82,33 @@ Status run_heap(const HeapOptions& o) {
   TypeCounter counts(limits.max_types);
   SizeMeter meter(*img->mem, l, sl, img->mem, &budget);
   std::unordered_map<std::uint64_t, std::vector<std::uint64_t>> owned;  // owner type -> its dicts
+  // A dict is "dict of X" when it is the __dict__ of an X, or when its one referrer is an
+  // instance of a class X (a cache an object keeps: self.cache = {}).
+  ObjectReader probe(*img->mem, l);
+  std::unordered_map<std::uint64_t, bool> dict_types, instance_types;
+  auto is_dict_type = [&](std::uint64_t t) {
+    auto [it, fresh] = dict_types.try_emplace(t, false);
+    if (fresh) {
+      auto f = probe.type_flags(RemoteAddr(t));
+      it->second = f.ok() && (*f & kTpFlagsDictSubclass);
+    }
+    return it->second;
+  };
+  auto is_instance_type = [&](std::uint64_t t) {  // a class statement's class, not a metaclass
+    auto [it, fresh] = instance_types.try_emplace(t, false);
+    if (fresh) {
+      auto f = probe.type_flags(RemoteAddr(t));
+      it->second = f.ok() && (*f & kTpFlagsHeapType) && !(*f & (kTpFlagsTypeSubclass | kTpFlagsDictSubclass | kTpFlagsListSubclass));
+    }
+    return it->second;
+  };
   for (const auto& obj : h.all) {
-    if (std::uint32_t k = h.owner.find(obj.addr); k != FlatMap::kNone && owned.size() < 10000) {
+    std::uint32_t k = h.owner.find(obj.addr);
+    if (k == FlatMap::kNone && is_dict_type(obj.type)) {
+      const std::uint32_t only = h.holder.find(obj.addr);
+      if (only != FlatMap::kNone && only != HeapObjects::kMany && is_instance_type(h.all[only].type)) k = only;
+    }
+    if (k != FlatMap::kNone && owned.size() < 10000) {
       owned[h.all[k].type].push_back(obj.addr);
       continue;
     }

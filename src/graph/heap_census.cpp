@@ -70,6 +70,11 @@ Result<HeapObjects> discover_heap(const std::vector<ScanCounts::Object>& gc, Mem
       OBJSPY_TRY(refs.referents(o.addr, o.type, any_word, rs));
       for (const Referent& r : rs) {
         if (r.kind == EdgeKind::attr_dict && h.owner.find(r.addr) == FlatMap::kNone) h.owner.put(r.addr, static_cast<std::uint32_t>(i));
+        if (r.kind != EdgeKind::klass) {
+          const std::uint32_t was = h.holder.find(r.addr);
+          if (was == FlatMap::kNone) h.holder.put(r.addr, static_cast<std::uint32_t>(i));
+          else if (was != i && was != HeapObjects::kMany) h.holder.put(r.addr, HeapObjects::kMany);
+        }
         // Type edges name GC types, which are known. A word of a fixed part (a function's
         // code, a code object's names) is taken for an object only when it is aligned and
         // points at an object of a type already met as a referent of a known kind.

@@ -20,6 +20,9 @@ struct HeapObjects {
   std::vector<ScanCounts::Object> all;  // the GC-tracked objects first (gc of them), then the rest
   std::size_t gc = 0;
   FlatMap owner;                        // a dict -> the index in `all` of the instance whose __dict__ it is
+  // Every object referred to -> the index in `all` of its only referrer, or kMany.
+  static constexpr std::uint32_t kMany = 0xFFFFFFFE;
+  FlatMap holder;
   bool cut = false;                     // max_objects or the deadline stopped the search
 };
 
