@@ -64,6 +64,32 @@ Result<std::vector<ScanCounts::Object>> gc_objects(ImageTarget& img, CensusBudge
   ScanLimits sl;
   sl.collect_objects = true;
   OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(*img.mem, *img.mem, img.map, l, interps, validator, sl, nullptr, &budget, nullptr));
+  if (sc.over_budget || sc.pools.regions_capped) {
+    // More memory than the scan reads (an ASan build's shadow, huge reservations): the GC
+    // lists followed instead, as the census does, with a deadline of their own (probing the
+    // reservations may have spent the first).
+    budget = CensusBudget(budget.limits());
+    HeadSet heads;
+    for (const auto& s : interps.gc_states) {
+      for (RemoteAddr h : s.heads) heads.add(h);
+      heads.add(s.permanent);
+    }
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> found;
+    TypeCounter counts(budget.limits().max_types), frozen(budget.limits().max_types);
+    const std::uint64_t max_steps = img.map.writable_bytes() / 32 + 1024;
+    bool complete = true;
+    for (const auto& s : interps.gc_states)
+      for (std::size_t gen = 0; gen < 4; ++gen) {
+        WalkContext ctx{*img.mem, &img.map, l, validator, heads, budget, max_steps, nullptr, gen == 3, &found};
+        OBJSPY_ASSIGN(ListResult r, walk_gc_list(ctx, gen < 3 ? s.heads[gen] : s.permanent, gen < 3 ? counts : frozen));
+        complete = complete && r.complete;
+      }
+    if (!complete) warnings.push_back("the GC lists changed while they were followed: some objects may be missing");
+    std::vector<ScanCounts::Object> out;
+    out.reserve(found.size());
+    for (auto [a, t] : found) out.push_back({a, t});
+    return out;
+  }
   if (sc.over_budget || sc.stopped || sc.uncertain) warnings.push_back("the census of the image is incomplete: some objects may be missing");
   return std::move(sc.objects);
 }

@@ -162,6 +162,7 @@ Result<ListResult> walk_gc_list(WalkContext& ctx, RemoteAddr head, TypeCounter& 
       if (!type_ok) return stop(fmt::format("object {:#x} has no valid type after {} objects", g + obj_off, r.objects));
       counts.add(type);
     }
+    if (ctx.objects) ctx.objects->push_back({g + obj_off, type});
     if (ctx.meter && !ctx.frozen_list) {  // frozen objects are counted, not sized
       // Tag 1: all objects of the type have one size (counted per type later); 2: sized one by one.
       std::uint8_t tag = counts.last_tag();

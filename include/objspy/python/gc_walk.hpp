@@ -115,6 +115,8 @@ struct WalkContext {
   std::uint64_t max_steps;     // hard bound on nodes over all lists of the census
   class SizeMeter* meter = nullptr;  // sizes the objects counted (sys.getsizeof), if set
   bool frozen_list = false;          // the list walked is the permanent generation
+  // If set, every object counted (its address and type), for analyses of every object.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>* objects = nullptr;
 };
 
 // Walk the list at sentinel `head`, adding each object's type to `counts`. A list cut short
