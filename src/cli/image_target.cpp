@@ -64,10 +64,10 @@ Result<std::vector<ScanCounts::Object>> gc_objects(ImageTarget& img, CensusBudge
   ScanLimits sl;
   sl.collect_objects = true;
   OBJSPY_ASSIGN(ScanCounts sc, census_by_scan(*img.mem, *img.mem, img.map, l, interps, validator, sl, nullptr, &budget, nullptr));
-  if (sc.over_budget || sc.pools.regions_capped) {
-    // More memory than the scan reads (an ASan build's shadow, huge reservations): the GC
-    // lists followed instead, as the census does, with a deadline of their own (probing the
-    // reservations may have spent the first).
+  if (sc.over_budget || sc.pools.regions_capped || sc.stopped) {
+    // More memory than the scan reads in its time (an ASan build's shadow, huge
+    // reservations): the GC lists followed instead, as the census does, with a deadline of
+    // their own (probing the reservations may have spent the first).
     budget = CensusBudget(budget.limits());
     HeadSet heads;
     for (const auto& s : interps.gc_states) {
