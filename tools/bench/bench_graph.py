@@ -23,6 +23,7 @@ def measure(objspy, floor, t, n_type):
     rc, _, _, _, out = run_measured([floor, str(t.pid)])
     f = out.split()
     r["floor_mib"], r["floor_ms"] = int(f[0]) / 2**20, float(f[1])
+    r["gc_objects"] = t.objects
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "snap.core")
         argv = [objspy, "snapshot", "--pid", str(t.pid), "-o", path]
@@ -35,6 +36,7 @@ def measure(objspy, floor, t, n_type):
         r["snap_wall"], r["snap_rss"] = wall, rss / 1024
     for key, args in (("heap", ["heap", "-l", "5"]), ("retained", ["heap", "--retained", "-l", "5"]), ("refs", ["refs", "--type", n_type])):
         rc, wall, cpu, rss, out = run_measured([objspy] + args + ["--pid", str(t.pid), "-q"], timeout=600)
+        out = out.decode(errors="replace")
         r[key] = (wall, rss / 1024, rc)
         if key == "heap":
             m = re.search(r"Partition of a set of (\d+) objects", out)
@@ -68,7 +70,7 @@ def main():
             r = measure(objspy, floor, t, "Point")
         finally:
             t.close()
-        r["label"], r["objects"] = label, t.objects if hasattr(t, "objects") else 0
+        r["label"] = label
         rows.append(r)
         print(label, r, file=sys.stderr, flush=True)
     if not rows:
@@ -79,12 +81,12 @@ def main():
              "*floor*: copy of the target's object-holding mappings with 1 MiB reads; *held*: how long `objspy snapshot` "
              "held the target while it copied (its own figure); *objgraph*: `most_common_types()` and "
              "`find_backref_chain(first Point, inspect.ismodule)` inside the target.", "",
-             "| interpreter | all objects | floor ms (MiB) | snapshot held ms (MiB) | held / floor | heap s, MiB | heap --retained s, MiB "
+             "| interpreter | GC objects | all objects | floor ms (MiB) | snapshot held ms (MiB) | held / floor | heap s, MiB | heap --retained s, MiB "
              "| refs s, MiB (chain) | objgraph most_common_types ms | objgraph find_backref_chain ms (chain) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %d | %.1f (%.0f) | %.1f (%.0f) | %.2f | %.2f, %.0f | %.2f, %.0f | %.2f, %.0f (%d) | %.0f | %.0f (%d) |" % (
-            r["label"], r["all_objects"], r["floor_ms"], r["floor_mib"], r["held_ms"], r["snap_mib"], r["held_ms"] / r["floor_ms"],
+        lines.append("| %s | %d | %d | %.1f (%.0f) | %.1f (%.0f) | %.2f | %.2f, %.0f | %.2f, %.0f | %.2f, %.0f (%d) | %.0f | %.0f (%d) |" % (
+            r["label"], r["gc_objects"], r["all_objects"], r["floor_ms"], r["floor_mib"], r["held_ms"], r["snap_mib"], r["held_ms"] / r["floor_ms"],
             r["heap"][0] / 1000, r["heap"][1], r["retained"][0] / 1000, r["retained"][1], r["refs"][0] / 1000, r["refs"][1], r["chain"],
             r["objgraph_ms"], r["backref_ms"], r["backref_len"]))
     text = "\n".join(lines) + "\n"
