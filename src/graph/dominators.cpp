@@ -51,7 +51,10 @@ Dominators dominators(const ObjectGraph& g, const std::vector<std::uint64_t>& si
     }
     return a;
   };
-  for (bool changed = true; changed;) {
+  // Reverse postorder makes this converge in a few passes on real graphs; a bound keeps a
+  // hostile one from making it quadratic (the idoms then are still dominators' ancestors).
+  bool changed = true;
+  for (int pass = 0; changed && pass < 256; ++pass) {
     changed = false;
     for (std::size_t k = order.size(); k-- > 0;) {  // reverse postorder
       const std::uint32_t b = order[k];
