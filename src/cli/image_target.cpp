@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "objspy/process/pause.hpp"
+#include "objspy/process/held_copy.hpp"
 #include "objspy/python/gc_state.hpp"
 #include "objspy/python/gc_walk.hpp"
 #include "objspy/process/proc.hpp"
@@ -26,32 +26,18 @@ Result<std::unique_ptr<ImageTarget>> open_image(const TargetOptions& t, std::uin
   img->target = sampler->target();
   img->pid = pid;
   img->live = std::make_unique<LiveReader>(pid);
-  OBJSPY_ASSIGN(MemoryMap pre, read_memory_map(pid));
-  std::uint64_t mapped = 0, need = 0;
-  (void)SnapshotReader::resident(pid, SnapshotReader::plan(pre, &mapped), &need);
-  if (need > copy_budget) {
+  OBJSPY_ASSIGN(HeldCopy held, copy_while_held(pid, *img->live, copy_budget, t.pause_timeout_ms));
+  img->map = std::move(held.map);
+  if (!held.copy) {
     img->warnings.push_back(fmt::format("process {} has {} MiB of object-holding memory, more than --copy-budget ({} MiB): it was read live, "
                                         "not held, and a busy process may give references that changed meanwhile",
-                                        pid, need >> 20, copy_budget >> 20));
-    img->map = std::move(pre);
+                                        pid, held.need >> 20, copy_budget >> 20));
     img->live_cache = std::make_unique<CachedReader>(*img->live, &img->map, 64u << 20, 128u << 10);
     img->mem = img->live_cache.get();
     return img;
   }
-  OBJSPY_ASSIGN(SnapshotReader copy, SnapshotReader::reserve(*img->live, need + need / 16 + (16ULL << 20)));
-  img->copy.emplace(std::move(copy));
-  OBJSPY_ASSIGN(auto pause, ProcessPause::freeze(pid, t.pause_timeout_ms));
-  if (!pause->holding()) return make_error(Errc::pause_timeout, "objspy was asked to stop while holding the target");
-  auto held = read_memory_map(pid);
-  if (!held.ok()) return held.take_error();
-  img->map = std::move(*held);
-  auto planned = SnapshotReader::plan(img->map, &mapped);
-  auto ranges = SnapshotReader::resident(pid, planned, &need);
-  auto fits = img->copy->copy(planned, ranges);
-  pause->resume();
-  img->held_ms = pause->held_ms();
-  if (!fits.ok()) return fits.take_error();
-  if (!*fits) return make_error(Errc::usage, fmt::format("process {} grew past the room made for its copy while held: run again", pid));
+  img->copy.emplace(std::move(*held.copy));
+  img->held_ms = held.held_ms;
   img->copied = img->copy->bytes_copied();
   img->mem = &*img->copy;
   return img;

@@ -15,7 +15,7 @@
 #include "objspy/process/cached_reader.hpp"
 #include "objspy/process/core_writer.hpp"
 #include "objspy/process/live_reader.hpp"
-#include "objspy/process/pause.hpp"
+#include "objspy/process/held_copy.hpp"
 #include "objspy/process/proc.hpp"
 #include "objspy/process/process_tree.hpp"
 #include "objspy/process/snapshot_reader.hpp"
@@ -85,15 +85,6 @@ Status run_snapshot(const SnapshotOptions& o) {
     auto located = locate_python(pid, map, cache);
     if (!located.ok()) return located.take_error();
   }
-  // Room for the copy, made (and faulted in) before the hold: as much as the target has
-  // resident in the mappings that can hold objects, with a margin for growth until the hold.
-  OBJSPY_ASSIGN(MemoryMap pre, read_memory_map(pid));
-  std::uint64_t mapped = 0, need = 0;
-  (void)SnapshotReader::resident(pid, SnapshotReader::plan(pre, &mapped), &need);
-  if (need > o.copy_budget)
-    return make_error(Errc::usage, fmt::format("process {} has {} MiB of object-holding memory, more than --copy-budget ({} MiB)", pid, need >> 20,
-                                               o.copy_budget >> 20));
-  OBJSPY_ASSIGN(SnapshotReader copy, SnapshotReader::reserve(live, need + need / 16 + (16ULL << 20)));
   OBJSPY_ASSIGN(std::FILE* out, open_for_writing(o.output));
   struct Close {
     std::FILE* f;
@@ -101,20 +92,15 @@ Status run_snapshot(const SnapshotOptions& o) {
       if (f) std::fclose(f);
     }
   } closer{out};
-
   const auto t0 = std::chrono::steady_clock::now();
-  OBJSPY_ASSIGN(auto pause, ProcessPause::freeze(pid, o.pause_timeout_ms));
-  if (!pause->holding()) return make_error(Errc::pause_timeout, "objspy was asked to stop while holding the target: no snapshot taken");
-  auto held_map = read_memory_map(pid);
-  if (!held_map.ok()) return held_map.take_error();
-  std::vector<pid_t> threads = list_tasks(pid);
-  auto planned = SnapshotReader::plan(*held_map, &mapped);
-  auto ranges = SnapshotReader::resident(pid, planned, &need);
-  auto fits = copy.copy(planned, ranges);
-  pause->resume();  // the hold ends with the copy
-  const double held_ms = pause->held_ms();
-  if (!fits.ok()) return fits.take_error();
-  if (!*fits) return make_error(Errc::usage, fmt::format("process {} grew past the room made for its copy while objspy held it: run again", pid));
+  OBJSPY_ASSIGN(HeldCopy held, copy_while_held(pid, live, o.copy_budget, o.pause_timeout_ms));
+  if (!held.copy)
+    return make_error(Errc::usage, fmt::format("process {} has {} MiB of object-holding memory, more than --copy-budget ({} MiB)", pid,
+                                               held.need >> 20, o.copy_budget >> 20));
+  const SnapshotReader& copy = *held.copy;
+  const MemoryMap* held_map = &held.map;
+  const std::vector<pid_t>& threads = held.threads;
+  const double held_ms = held.held_ms;
   const double copy_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   // The first page of every mapped ELF file: its headers and build id, for the reader to check
@@ -149,7 +135,7 @@ Status run_snapshot(const SnapshotOptions& o) {
   if (std::fclose(out) != 0) return make_error(Errc::io, fmt::format("cannot write {}", o.output));
   if (!o.quiet)
     note(fmt::format("snapshot of process {} written to {}: {:.1f} MiB copied from {} mappings, {} threads; held {:.1f} ms, copy done in {:.1f} ms", pid,
-                     o.output, static_cast<double>(copy.bytes_copied()) / (1 << 20), planned.size(), threads.size(), held_ms, copy_ms));
+                     o.output, static_cast<double>(copy.bytes_copied()) / (1 << 20), copy.planned().size(), threads.size(), held_ms, copy_ms));
   return {};
 }
 

@@ -36,7 +36,7 @@ Result<SnapshotReader> SnapshotReader::reserve(MemoryReader& live, std::uint64_t
 }
 
 SnapshotReader::SnapshotReader(SnapshotReader&& o) noexcept
-    : live_(o.live_), base_(o.base_), size_(o.size_), used_(o.used_), segs_(std::move(o.segs_)) {
+    : live_(o.live_), base_(o.base_), size_(o.size_), used_(o.used_), segs_(std::move(o.segs_)), planned_(std::move(o.planned_)) {
   o.base_ = nullptr;
   o.size_ = 0;
 }

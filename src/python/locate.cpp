@@ -112,6 +112,24 @@ ImageRead from_file(const ElfFile& elf, const Mapping& m, ImageSource source, st
   return r;
 }
 
+// What the dynamic symbols of an image in the target's (or a core's) memory say.
+ImageRead from_memory(const MemoryElf& elf, const MemorySymbols& syms, const Mapping& m, std::string opened, std::string detail) {
+  ImageRead r;
+  r.img.path = m.path;
+  r.img.opened_from = std::move(opened);
+  r.img.source = ImageSource::target_memory;
+  r.img.source_detail = std::move(detail);
+  r.img.load_bias = elf.load_bias();
+  r.soname = syms.soname;
+  r.build_id = elf.build_id();
+  if (auto it = syms.addresses.find("_PyRuntime"); it != syms.addresses.end()) {
+    r.has_runtime = true;
+    r.img.runtime = it->second;
+  }
+  if (auto it = syms.addresses.find("Py_Version"); it != syms.addresses.end()) r.img.py_version = it->second;
+  return r;
+}
+
 // Reads one mapped ELF image by the best means there is: its inode through map_files; the
 // file on disk if it is provably the one mapped; else the image in the target's memory.
 // nullopt: not an ELF image at all (a locale archive, a cache file). The error names, in one
@@ -162,19 +180,8 @@ Result<std::optional<ImageRead>> read_image(pid_t pid, const Mapping& m, const M
     if (syms.error().code == Errc::target_exited) return syms.take_error();
     return fail(syms.error());
   }
-  ImageRead r;
-  r.img.path = m.path;
-  r.img.opened_from = fmt::format("memory of process {}", pid);
-  r.img.source = ImageSource::target_memory;
-  r.img.source_detail = fmt::format("the ELF image in the target's memory ({}; the file on disk cannot be trusted: {})", why_mf, why_disk);
-  r.img.load_bias = in_memory->load_bias();
-  r.soname = syms->soname;
-  if (auto it = syms->addresses.find("_PyRuntime"); it != syms->addresses.end()) {
-    r.has_runtime = true;
-    r.img.runtime = it->second;
-  }
-  if (auto it = syms->addresses.find("Py_Version"); it != syms->addresses.end()) r.img.py_version = it->second;
-  return std::optional(std::move(r));
+  return std::optional(from_memory(*in_memory, *syms, m, fmt::format("memory of process {}", pid),
+                                   fmt::format("the ELF image in the target's memory ({}; the file on disk cannot be trusted: {})", why_mf, why_disk)));
 }
 
 Error unsupported(const std::string& who, const PyVersion& v) {
@@ -257,20 +264,7 @@ Result<std::optional<ImageRead>> read_core_image(CoreReader& mem, const CoreFile
     return make_error(Errc::bad_core, fmt::format("cannot read the symbols of {}: the core holds only part of it, and {}", m.path,
                                                   why.empty() ? "no file on disk is the one mapped" : why));
   }
-  ImageRead r;
-  r.img.path = m.path;
-  r.img.opened_from = fmt::format("memory in {}", core.path());
-  r.img.source = ImageSource::target_memory;
-  r.img.source_detail = "the ELF image in the core's memory";
-  r.img.load_bias = in_memory->load_bias();
-  r.soname = syms->soname;
-  r.build_id = in_memory->build_id();
-  if (auto it = syms->addresses.find("_PyRuntime"); it != syms->addresses.end()) {
-    r.has_runtime = true;
-    r.img.runtime = it->second;
-  }
-  if (auto it = syms->addresses.find("Py_Version"); it != syms->addresses.end()) r.img.py_version = it->second;
-  return std::optional(std::move(r));
+  return std::optional(from_memory(*in_memory, *syms, m, fmt::format("memory in {}", core.path()), "the ELF image in the core's memory"));
 }
 
 }  // namespace

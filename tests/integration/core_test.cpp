@@ -52,22 +52,6 @@ std::string differences(const Counts& want, const Counts& got) {
 
 bool chrooted(const itest::Interpreter& py) { return py.label.find("chroot") != std::string::npos; }
 
-// The files a process maps, copied next to where its core will be (as a user copies the
-// libraries of another machine): what a chroot's files are seen as from outside it.
-void copy_mapped_files(pid_t pid, const std::string& dir) {
-  std::ifstream maps(fmt::format("/proc/{}/maps", pid));
-  std::string line;
-  std::set<std::string> done;
-  while (std::getline(maps, line)) {
-    auto slash = line.find(" /");
-    if (slash == std::string::npos) continue;
-    std::string path = line.substr(slash + 1);
-    if (!done.insert(path).second) continue;
-    std::error_code ec;
-    fs::copy_file(fmt::format("/proc/{}/root{}", pid, path), dir + "/" + fs::path(path).filename().string(), fs::copy_options::overwrite_existing, ec);
-  }
-}
-
 json dump_core(const std::string& core, std::string* err) {
   auto r = itest::run(itest::objspy({"dump", "--core", core, "--format", "json", "-q"}), itest::kPatience);
   *err = fmt::format("exit {}: {}", r.exit_code, r.err);
@@ -87,14 +71,12 @@ TEST_CASE("dump --core: a snapshot and a gcore core of every interpreter, read a
     const json truth = json::parse(*line);
     const std::string pid = std::to_string(t.pid());
     itest::TempDir dir;
-    if (chrooted(py)) copy_mapped_files(t.pid(), dir.path);
+    if (chrooted(py)) itest::copy_mapped_files(t.pid(), dir.path);  // the chroot's files, as from another machine
     auto live = itest::run(itest::objspy({"dump", "--pid", pid, "--format", "json", "-q"}));
     REQUIRE(live.exit_code == 0);
     const json live_census = json::parse(live.out);
 
-    if (itest::kSanitized && py.label.find("embedded") != std::string::npos) {
-      // This build's embedding host is built with ASan too: its heap lies in ASan's
-      // allocator reservation (terabytes), which no snapshot copies within its budget.
+    if (itest::heap_in_sanitizer_reservation(py)) {
       MESSAGE("no core of the ASan-built embedding host: its heap is inside ASan's allocator reservation");
       continue;
     }

@@ -4,7 +4,8 @@
 // the difference from the same target without them; live, from a snapshot and from a gcore
 // core read after the target exited.
 //
-// Tolerance: 16 objects and 1,024 bytes per kind. The planting run also holds the 8 ints of
+// Tolerance: 16 objects and 4,096 bytes per kind (1,024 failed once in about ten runs on a
+// debug build, by the baseline process holding a few more or longer strings). The planting run also holds the 8 ints of
 // its own report (the counts and sums it prints), and the interpreter interns or frees a few
 // strings at other moments in the two runs; neither is part of what was planted.
 #include <doctest/doctest.h>
@@ -58,7 +59,7 @@ TEST_CASE("heap: planted str, bytes, int and float appear with the target's own 
     REQUIRE_MESSAGE(!with.empty(), err);
     itest::TempDir dir;
     std::map<std::string, Kind> from_core = with, from_gcore = with;
-    if (itest::kSanitized && py.label.find("embedded") != std::string::npos) {
+    if (itest::heap_in_sanitizer_reservation(py)) {
       MESSAGE("no core of the ASan-built embedding host: its heap is inside ASan's allocator reservation");
     } else {
       const std::string pid = std::to_string(planted.pid());
@@ -66,14 +67,7 @@ TEST_CASE("heap: planted str, bytes, int and float appear with the target's own 
       REQUIRE(itest::run(itest::objspy({"snapshot", "--pid", pid, "-o", snap, "-q"})).exit_code == 0);
       auto g = itest::run({"/usr/bin/gcore", "-o", dir.path + "/gcore", pid}, itest::kPatience);
       REQUIRE_MESSAGE(g.exit_code == 0, std::string(g.out + g.err));
-      if (py.argv.size() >= 3 && py.argv[0] == "chroot") {
-        // The chroot's libraries next to the core (as from another machine).
-        for (const auto& e : std::filesystem::directory_iterator("/proc/" + pid + "/map_files")) {
-          std::error_code ec;
-          const auto target = std::filesystem::read_symlink(e.path(), ec);
-          if (!ec) std::filesystem::copy_file(e.path(), dir.path + "/" + target.filename().string(), std::filesystem::copy_options::overwrite_existing, ec);
-        }
-      }
+      if (py.argv.size() >= 3 && py.argv[0] == "chroot") itest::copy_mapped_files(planted.pid(), dir.path);  // as from another machine
       planted.kill_now();
       from_core = heap_of({"--core", snap}, &err);
       REQUIRE_MESSAGE(!from_core.empty(), err);
@@ -87,7 +81,7 @@ TEST_CASE("heap: planted str, bytes, int and float appear with the target's own 
       for (const std::map<std::string, Kind>* m : std::initializer_list<const std::map<std::string, Kind>*>{&with, &from_core, &from_gcore}) {
         const long long dn = get(*m).count - get(without).count, db = get(*m).bytes - get(without).bytes;
         CHECK_MESSAGE(std::llabs(dn - n) <= 16, fmt::format("count: {} more than without, planted {}", dn, n));
-        CHECK_MESSAGE(std::llabs(db - bytes) <= 1024, fmt::format("bytes: {} more than without, planted {}", db, bytes));
+        CHECK_MESSAGE(std::llabs(db - bytes) <= 4096, fmt::format("bytes: {} more than without, planted {}", db, bytes));
       }
     }
   }

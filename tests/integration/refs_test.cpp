@@ -38,6 +38,19 @@ json refs_json(const std::vector<std::string>& args, std::string* err) {
   return json::parse(r.out);
 }
 
+// heap --retained's retained size of the object at `address` (-1: not listed; err says why).
+long long retained_of(const std::vector<std::string>& target, const std::string& address, std::string* err) {
+  std::vector<std::string> a{"heap", "--retained", "--json", "-l", "0", "-q"};
+  a.insert(a.end(), target.begin(), target.end());
+  auto r = itest::run(itest::objspy(a), itest::kPatience);
+  *err = fmt::format("exit {}: {}", r.exit_code, r.err);
+  if (r.exit_code != 0) return -1;
+  const json heap = json::parse(r.out);
+  for (const auto& o : heap.at("retained").at("objects"))
+    if (o.at("address").get<std::string>() == address) return o.at("retained").get<long long>();
+  return -1;
+}
+
 std::vector<std::string> chain_of(const json& j) {
   std::vector<std::string> out;
   for (const auto& s : j.at("chain")) out.push_back(s.at("address").get<std::string>());
@@ -96,17 +109,9 @@ TEST_CASE("refs: the chain to a planted object (objgraph's length, every step co
     CHECK(set_of(holders.at("held_by")) == set_of(truth.at("referrers")));
 
     // Retained size: the subtree only one object holds, as the target sums it.
-    {
-      auto r = itest::run(itest::objspy({"heap", "--pid", pid, "--retained", "--json", "-l", "0", "-q"}), itest::kPatience);
-      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-      const json heap = json::parse(r.out);
-      long long retained = -1;
-      for (const auto& o : heap.at("retained").at("objects"))
-        if (o.at("address").get<std::string>() == truth.at("subtree").get<std::string>()) retained = o.at("retained").get<long long>();
-      CHECK(retained == truth.at("subtree_bytes").get<long long>());
-    }
+    CHECK(retained_of({"--pid", pid}, truth.at("subtree").get<std::string>(), &err) == truth.at("subtree_bytes").get<long long>());
     // The same from an objspy snapshot and a gcore core, read after the target exited.
-    if (itest::kSanitized && py.label.find("embedded") != std::string::npos) {
+    if (itest::heap_in_sanitizer_reservation(py)) {
       MESSAGE("no core of the ASan-built embedding host: its heap is inside ASan's allocator reservation");
       continue;
     }
@@ -116,14 +121,7 @@ TEST_CASE("refs: the chain to a planted object (objgraph's length, every step co
     auto g = itest::run({"/usr/bin/gcore", "-o", dir.path + "/gcore", pid}, itest::kPatience);
     const std::string gcore = dir.path + "/gcore." + pid;
     REQUIRE_MESSAGE(fs::exists(gcore), std::string(g.out + g.err));
-    if (chrooted(py)) {
-      // The chroot's libraries next to the cores (as from another machine).
-      for (const auto& e : fs::directory_iterator(fmt::format("/proc/{}/map_files", t.pid()))) {
-        std::error_code ec;
-        const fs::path target = fs::read_symlink(e.path(), ec);
-        if (!ec) fs::copy_file(e.path(), dir.path + "/" + target.filename().string(), fs::copy_options::overwrite_existing, ec);
-      }
-    }
+    if (chrooted(py)) itest::copy_mapped_files(t.pid(), dir.path);  // the chroot's libraries, as from another machine
     t.kill_now();
     t.wait_exit(itest::kPatience);
     for (const std::string& core : {snap, gcore}) {
@@ -134,13 +132,7 @@ TEST_CASE("refs: the chain to a planted object (objgraph's length, every step co
       const json h = refs_json({"--core", core, "--address", held}, &err);
       REQUIRE_MESSAGE(!h.is_null(), err);
       CHECK(set_of(h.at("held_by")) == set_of(truth.at("referrers")));
-      auto r = itest::run(itest::objspy({"heap", "--core", core, "--retained", "--json", "-l", "0", "-q"}), itest::kPatience);
-      REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-      const json heap = json::parse(r.out);
-      long long retained = -1;
-      for (const auto& o : heap.at("retained").at("objects"))
-        if (o.at("address").get<std::string>() == truth.at("subtree").get<std::string>()) retained = o.at("retained").get<long long>();
-      CHECK(retained == truth.at("subtree_bytes").get<long long>());
+      CHECK(retained_of({"--core", core}, truth.at("subtree").get<std::string>(), &err) == truth.at("subtree_bytes").get<long long>());
     }
   }
 }

@@ -440,4 +440,16 @@ TempDir::~TempDir() {
   if (!path.empty()) std::filesystem::remove_all(path, ec);
 }
 
+void copy_mapped_files(pid_t pid, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fmt::format("/proc/{}/map_files", pid), ec)) {
+    std::error_code ec2;
+    const fs::path target = fs::read_symlink(e.path(), ec2);
+    if (!ec2) fs::copy_file(e.path(), dir + "/" + target.filename().string(), fs::copy_options::overwrite_existing, ec2);
+  }
+}
+
+bool heap_in_sanitizer_reservation(const Interpreter& py) { return kSanitized && py.label.find("embedded") != std::string::npos; }
+
 }  // namespace itest

@@ -118,6 +118,13 @@ struct TempDir {
   std::string path;
 };
 
+// The files process `pid` maps, copied into `dir` by base name (as a user copies the
+// libraries of another machine next to a core file). Best effort.
+void copy_mapped_files(pid_t pid, const std::string& dir);
+// Whether `py`'s heap lies where no snapshot copies it within budget: this suite's embedding
+// host built with ASan keeps it in ASan's allocator reservation (terabytes).
+bool heap_in_sanitizer_reservation(const Interpreter& py);
+
 std::string source_dir();
 std::string hex_decode(const std::string& hex);
 
